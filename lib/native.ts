@@ -1,0 +1,93 @@
+// Loads the addon: a local build/ first (a fresh or sanitizer build wins), then the
+// prebuild for this platform, as node-gyp-build does. PREBUILDS_ONLY=1 forces the prebuild.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { nativeErrorFactory } from './errors';
+
+/** What native code returns for one mapping (lib/pmem wraps it). */
+export interface NativeMapping {
+  readonly size: number;
+  readonly kind: 'devdax' | 'fsdax' | 'file' | 'anonymous';
+  readonly isPmem: boolean;
+  readonly granularity: 'byte' | 'cache-line' | 'page' | 'none';
+  readonly windowSize: number;
+  readonly align: number;
+  readonly windows: ArrayBuffer[];
+  persist(offset: number, length: number): void;
+  flush(offset: number, length: number): void;
+  drain(): void;
+  copy(offset: number, source: ArrayBufferView, persist: boolean): void;
+  fill(offset: number, value: number, length: number, persist: boolean): void;
+  close(): void;
+}
+
+export interface NativePlatform {
+  flush: 'clwb' | 'clflushopt' | 'clflush' | 'dc cvap' | 'dc cvac' | 'none';
+  fence: 'sfence' | 'dsb' | 'none';
+  copy: 'avx2' | 'sse2' | 'plain';
+  nontemporal: boolean;
+  cacheLine: number;
+  pageSize: number;
+  autoFlush: boolean;
+  forcePmem: boolean;
+}
+
+export interface NativeAddon {
+  platform(): NativePlatform;
+  setErrorFactory(factory: typeof nativeErrorFactory): void;
+  setSysfsRootForTests(root: string): void;
+  mapFile(path: string, options: object): NativeMapping;
+  mapAnonymous(size: number): NativeMapping;
+}
+
+const ROOT = path.join(__dirname, '..');
+
+function isMusl(): boolean {
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return !report?.header?.glibcVersionRuntime;
+}
+
+/** The prebuilt binary for this platform, or null. */
+function findPrebuild(): string | null {
+  const dir = path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => n.endsWith('.node'));
+  } catch {
+    return null;
+  }
+  const libc = isMusl() ? 'musl' : 'glibc';
+  const fits = names.filter((n) => !/(musl|glibc)/.test(n) || n.includes(libc));
+  const pick = fits.find((n) => n.includes('napi')) ?? fits[0];
+  return pick ? path.join(dir, pick) : null;
+}
+
+function candidates(): string[] {
+  const prebuild = findPrebuild();
+  const local = [path.join(ROOT, 'build', 'Release', 'daxfs.node'), path.join(ROOT, 'build', 'Debug', 'daxfs.node')];
+  if (process.env.PREBUILDS_ONLY && process.env.PREBUILDS_ONLY !== '0') return prebuild ? [prebuild] : [];
+  return [...local.filter((f) => fs.existsSync(f)), ...(prebuild ? [prebuild] : [])];
+}
+
+function load(): NativeAddon {
+  const tried = candidates();
+  const errors: string[] = [];
+  for (const file of tried) {
+    try {
+      const addon = require(file) as NativeAddon;
+      addon.setErrorFactory(nativeErrorFactory);
+      return addon;
+    } catch (err) {
+      errors.push(`${file}: ${(err as Error).message}`);
+    }
+  }
+  const where = `${process.platform}-${process.arch}`;
+  throw new Error(
+    `daxfs: no native binary for ${where} could be loaded` +
+      (errors.length ? `:\n  ${errors.join('\n  ')}` : ` (looked in build/Release and prebuilds/${where})`) +
+      `\nTo build from source: install python3, make and g++, then run \`npm rebuild daxfs\` ` +
+      `(or \`npx node-gyp rebuild\` in ${ROOT}).`,
+  );
+}
+
+export const native: NativeAddon = load();

@@ -1,0 +1,2 @@
+export { mapFile, mapAnonymous } from './mapping';
+export type { PmemMapping, MapFileOptions, MappingKind, Granularity, StoreOptions } from './mapping';

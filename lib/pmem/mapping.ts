@@ -1,0 +1,126 @@
+// PmemMapping: persistent memory (or its stand-ins) mapped into the process.
+import { DaxError, argError } from '../errors';
+import { native, NativeMapping } from '../native';
+import { checkBoolean, checkOneOf, checkOptions, checkSize, checkString } from '../validate';
+
+export type MappingKind = 'devdax' | 'fsdax' | 'file' | 'anonymous';
+export type Granularity = 'byte' | 'cache-line' | 'page' | 'none';
+
+export interface StoreOptions {
+  /** Make the bytes durable before returning (default true). */
+  persist?: boolean;
+}
+
+export interface PmemMapping {
+  readonly size: number;
+  readonly kind: MappingKind;
+  /** devdax, MAP_SYNC, or DAXFS_FORCE_PMEM: persistence is flush + fence, not msync. */
+  readonly isPmem: boolean;
+  /** What persist() guarantees survives a power loss ('none': nothing does). */
+  readonly granularity: Granularity;
+  readonly closed: boolean;
+  /** Zero-copy view; ERANGE across a window edge (every 2 GiB). */
+  view(offset: number, length: number): Buffer;
+  /** Durable on return, as `granularity` says. */
+  persist(offset: number, length: number): void;
+  /** Start writing back the range; durable only after drain(). */
+  flush(offset: number, length: number): void;
+  /** Wait for earlier flushes and non-temporal stores. */
+  drain(): void;
+  copy(offset: number, source: ArrayBufferView, options?: StoreOptions): void;
+  fill(offset: number, value: number, length: number, options?: StoreOptions): void;
+  /** Idempotent; detaches every view (length 0) before the memory is unmapped. */
+  close(): void;
+}
+
+export interface MapFileOptions {
+  size?: number;
+  offset?: number;
+  create?: boolean;
+  exclusive?: boolean;
+  mode?: number;
+  sparse?: boolean;
+  private?: boolean;
+  sync?: 'auto' | 'required';
+}
+
+class NativePmemMapping implements PmemMapping {
+  readonly size: number;
+  readonly kind: MappingKind;
+  readonly isPmem: boolean;
+  readonly granularity: Granularity;
+  // The hot calls go straight to native functions bound to this mapping: no JS in between,
+  // native code checks every argument, the range and the closed state.
+  readonly persist: (offset: number, length: number) => void;
+  readonly flush: (offset: number, length: number) => void;
+  readonly drain: () => void;
+  readonly #handle: NativeMapping;
+  readonly #windows: ArrayBuffer[];
+  readonly #windowSize: number;
+  #closed = false;
+
+  constructor(handle: NativeMapping) {
+    this.#handle = handle;
+    this.#windows = handle.windows;
+    this.#windowSize = handle.windowSize;
+    this.size = handle.size;
+    this.kind = handle.kind;
+    this.isPmem = handle.isPmem;
+    this.granularity = handle.granularity;
+    this.persist = handle.persist;
+    this.flush = handle.flush;
+    this.drain = handle.drain;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  view(offset: number, length: number): Buffer {
+    checkSize(offset, 'offset');
+    checkSize(length, 'length');
+    if (this.#closed) throw new DaxError('EBADF', 'the mapping is closed', { errno: -9 });
+    if (offset + length > this.size) {
+      throw argError('ERR_OUT_OF_RANGE', `The range [${offset}, ${offset + length}) is out of range. The mapping is ${this.size} bytes`);
+    }
+    const index = Math.floor(offset / this.#windowSize);
+    const start = offset - index * this.#windowSize;
+    if (start + length > this.#windowSize) {
+      throw new DaxError('ERANGE', `a view cannot cross the ${this.#windowSize}-byte window edge at ${(index + 1) * this.#windowSize}; ` +
+        'split it (a Node Buffer holds at most 4 GiB)', { errno: -34 });
+    }
+    return Buffer.from(this.#windows[index], start, length);
+  }
+
+  copy(offset: number, source: ArrayBufferView, options?: StoreOptions): void {
+    this.#handle.copy(offset, source, options?.persist !== false);
+  }
+
+  fill(offset: number, value: number, length: number, options?: StoreOptions): void {
+    this.#handle.fill(offset, value, length, options?.persist !== false);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handle.close();
+  }
+}
+
+/** Maps a device-DAX node, a file on a DAX filesystem (MAP_SYNC), or a plain file. */
+export function mapFile(path: string, options?: MapFileOptions): PmemMapping {
+  checkString(path, 'path');
+  const o = checkOptions<MapFileOptions>(options, 'options');
+  if (o.size !== undefined) checkSize(o.size, 'options.size');
+  if (o.offset !== undefined) checkSize(o.offset, 'options.offset');
+  if (o.mode !== undefined) checkSize(o.mode, 'options.mode');
+  for (const key of ['create', 'exclusive', 'sparse', 'private'] as const) checkBoolean(o[key], `options.${key}`);
+  checkOneOf(o.sync, 'options.sync', ['auto', 'required'] as const);
+  return new NativePmemMapping(native.mapFile(path, o));
+}
+
+/** Volatile memory with the same interface (granularity 'none': nothing survives). */
+export function mapAnonymous(size: number): PmemMapping {
+  checkSize(size, 'size');
+  return new NativePmemMapping(native.mapAnonymous(size));
+}

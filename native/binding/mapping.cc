@@ -1,0 +1,469 @@
+#include "mapping.h"
+
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "../core/cpu.h"
+#include "../core/persist.h"
+#include "../core/sysfs.h"
+#include "errors.h"
+
+namespace daxfs {
+
+static std::mutex g_live_mutex;
+static std::set<MappingState *> g_live;
+
+static void ref(MappingState *s) { s->refs.fetch_add(1); }
+
+static void unref(MappingState *s) {
+  if (s->refs.fetch_sub(1) != 1) return;
+  {
+    std::lock_guard<std::mutex> lock(g_live_mutex);
+    g_live.erase(s);
+  }
+  if (!s->closed) {  // close() was never called: the last finalizer unmaps
+    for (napi_ref r : s->windows) napi_delete_reference(s->env, r);
+    unmap(s->map);
+  }
+  delete s;
+}
+
+static void finalize_unref(napi_env, void *data, void *) { unref(static_cast<MappingState *>(data)); }
+
+static void detach_and_unmap(napi_env env, MappingState *s) {
+  if (s->closed) return;
+  s->closed = true;
+  // Detach first: any view of a window then has length 0 and never reaches unmapped memory.
+  for (napi_ref r : s->windows) {
+    napi_value ab = nullptr;
+    if (env && napi_get_reference_value(env, r, &ab) == napi_ok && ab) napi_detach_arraybuffer(env, ab);
+    if (env) napi_delete_reference(env, r);
+  }
+  s->windows.clear();
+  unmap(s->map);
+}
+
+void close_all_mappings(napi_env env) {
+  std::vector<MappingState *> mine;
+  {
+    std::lock_guard<std::mutex> lock(g_live_mutex);
+    for (MappingState *s : g_live)
+      if (s->env == env) mine.push_back(s);
+  }
+  if (mine.empty()) return;
+  // Cleanup hooks run outside any JS call: handles need a scope of their own.
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  for (MappingState *s : mine) detach_and_unmap(env, s);
+  napi_close_handle_scope(env, scope);
+}
+
+// --- argument helpers for the hot path (raw Node-API: no per-call wrapper objects) -------
+
+static MappingState *open_state(napi_env env, void *data) {
+  auto *s = static_cast<MappingState *>(data);
+  if (s->closed) {
+    throw_sys(env, EBADF, "", "", "the mapping is closed");
+    return nullptr;
+  }
+  return s;
+}
+
+static bool get_range(napi_env env, MappingState *s, napi_value voff, napi_value vlen, uint64_t &off,
+                      uint64_t &len) {
+  if (!get_size_arg(env, voff, "offset", off) || !get_size_arg(env, vlen, "length", len)) return false;
+  if (off > s->map.size || len > s->map.size - off) {
+    throw_range(env, "The range [" + std::to_string(off) + ", " + std::to_string(off + len) +
+                ") is out of range. The mapping is " + std::to_string(s->map.size) + " bytes");
+    return false;
+  }
+  return true;
+}
+
+static char *at(MappingState *s, uint64_t off) { return static_cast<char *>(s->map.base) + off; }
+
+static void do_flush(napi_env env, MappingState *s, uint64_t off, uint64_t len) {
+  switch (s->mode) {
+    case PersistMode::FlushFence:
+    case PersistMode::CpuOnly:
+      persist_ops().flush(at(s, off), len);
+      break;
+    case PersistMode::FenceOnly:
+      break;
+    case PersistMode::Msync:
+      if (int err = sync_pages(s->map, off, len)) throw_sys(env, err, "msync", "", "msync failed");
+      break;
+  }
+}
+
+static void do_drain(MappingState *s) {
+  if (s->mode != PersistMode::Msync) persist_ops().fence();
+}
+
+// persist(offset, length)
+static napi_value persist_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void *data;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  MappingState *s = open_state(env, data);
+  uint64_t off, len;
+  if (!s || argc < 2 || !get_range(env, s, argv[0], argv[1], off, len)) {
+    if (s && argc < 2) throw_type(env, "persist(offset, length) needs two numbers");
+    return nullptr;
+  }
+  do_flush(env, s, off, len);
+  do_drain(s);
+  return nullptr;
+}
+
+// flush(offset, length)
+static napi_value flush_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void *data;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  MappingState *s = open_state(env, data);
+  uint64_t off, len;
+  if (!s || argc < 2 || !get_range(env, s, argv[0], argv[1], off, len)) {
+    if (s && argc < 2) throw_type(env, "flush(offset, length) needs two numbers");
+    return nullptr;
+  }
+  do_flush(env, s, off, len);
+  return nullptr;
+}
+
+// drain()
+static napi_value drain_fn(napi_env env, napi_callback_info info) {
+  void *data;
+  napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
+  if (MappingState *s = open_state(env, data)) do_drain(s);
+  return nullptr;
+}
+
+static bool overlaps(const void *a, size_t alen, const void *b, size_t blen) {
+  auto x = reinterpret_cast<uintptr_t>(a), y = reinterpret_cast<uintptr_t>(b);
+  return x < y + blen && y < x + alen;
+}
+
+// Writes [dst, dst+len) from src (or fills it with value when src is null), durable or not.
+static void store(napi_env env, MappingState *s, uint64_t off, const void *src, int value, size_t len,
+                  bool persist) {
+  char *dst = at(s, off);
+  const PersistOps &ops = persist_ops();
+  if (!persist) {
+    if (src) std::memmove(dst, src, len); else std::memset(dst, value, len);
+    return;
+  }
+  switch (s->mode) {
+    case PersistMode::Msync:
+      if (src) std::memmove(dst, src, len); else std::memset(dst, value, len);
+      if (int err = sync_pages(s->map, off, len)) throw_sys(env, err, "msync", "", "msync failed");
+      return;
+    case PersistMode::FlushFence:
+    case PersistMode::FenceOnly:
+    case PersistMode::CpuOnly:
+      if (src && overlaps(dst, len, src, len)) {
+        std::memmove(dst, src, len);
+        ops.flush(dst, len);
+      } else if (src) {
+        ops.copyNoDrain(dst, src, len);
+      } else {
+        ops.fillNoDrain(dst, value, len);
+      }
+      ops.fence();
+      return;
+  }
+}
+
+static bool get_bytes(napi_env env, napi_value v, const void *&ptr, size_t &len) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t count, byte_offset;
+    napi_value ab;
+    void *p;
+    napi_get_typedarray_info(env, v, &type, &count, &p, &ab, &byte_offset);
+    size_t elem = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: elem = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+      default: break;
+    }
+    ptr = p;
+    len = count * elem;
+    return true;
+  }
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    void *p;
+    napi_value ab;
+    size_t byte_offset;
+    napi_get_dataview_info(env, v, &len, &p, &ab, &byte_offset);
+    ptr = p;
+    return true;
+  }
+  throw_type(env, "The \"source\" argument must be a Buffer, TypedArray or DataView");
+  return false;
+}
+
+// copy(offset, source, persist)
+static napi_value copy_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void *data;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  MappingState *s = open_state(env, data);
+  if (!s) return nullptr;
+  if (argc < 2) {
+    throw_type(env, "copy(offset, source) needs an offset and a source");
+    return nullptr;
+  }
+  uint64_t off;
+  const void *src;
+  size_t len;
+  if (!get_size_arg(env, argv[0], "offset", off) || !get_bytes(env, argv[1], src, len)) return nullptr;
+  if (off > s->map.size || len > s->map.size - off) {
+    throw_range(env, "copy of " + std::to_string(len) + " bytes at offset " + std::to_string(off) +
+                " runs past the end of the mapping (" + std::to_string(s->map.size) + " bytes)");
+    return nullptr;
+  }
+  bool persist = true;
+  if (argc >= 3) napi_get_value_bool(env, argv[2], &persist);
+  if (len) store(env, s, off, src, 0, len, persist);
+  return nullptr;
+}
+
+// fill(offset, value, length, persist)
+static napi_value fill_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  void *data;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  MappingState *s = open_state(env, data);
+  if (!s) return nullptr;
+  if (argc < 3) {
+    throw_type(env, "fill(offset, value, length) needs three numbers");
+    return nullptr;
+  }
+  uint64_t off, value, len;
+  if (!get_size_arg(env, argv[1], "value", value)) return nullptr;
+  if (value > 255) {
+    throw_range(env, "The value of \"value\" is out of range. It must be >= 0 && <= 255. Received " +
+                std::to_string(value));
+    return nullptr;
+  }
+  if (!get_range(env, s, argv[0], argv[2], off, len)) return nullptr;
+  bool persist = true;
+  if (argc >= 4) napi_get_value_bool(env, argv[3], &persist);
+  if (len) store(env, s, off, nullptr, static_cast<int>(value), len, persist);
+  return nullptr;
+}
+
+// close(): idempotent
+static napi_value close_fn(napi_env env, napi_callback_info info) {
+  void *data;
+  napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
+  detach_and_unmap(env, static_cast<MappingState *>(data));
+  return nullptr;
+}
+
+// --- building the handle -------------------------------------------------------------------
+
+static bool force_pmem() {
+  static const bool forced = env_switch("DAXFS_FORCE_PMEM");
+  return forced;
+}
+
+static void set(napi_env env, napi_value obj, const char *name, napi_value v) {
+  napi_set_named_property(env, obj, name, v);
+}
+
+static napi_value make_string(napi_env env, const char *s) {
+  napi_value v;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+static void add_function(napi_env env, napi_value obj, const char *name, napi_callback cb, MappingState *s) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, s, &fn);
+  ref(s);
+  napi_add_finalizer(env, fn, s, finalize_unref, nullptr, nullptr);
+  set(env, obj, name, fn);
+}
+
+// Wraps a fresh mapping into { size, kind, isPmem, granularity, windowSize, windows,
+// persist, flush, drain, copy, fill, close }.
+static napi_value make_handle(napi_env env, const Mapping &m) {
+  auto *s = new MappingState();
+  s->map = m;
+  s->env = env;
+  bool pmem = m.kind == MapKind::DevDax || m.kind == MapKind::FsDax ||
+              (m.kind == MapKind::File && !m.isPrivate && force_pmem());
+  bool eadr = pmem && cpu_cache_is_persistent();
+  const char *granularity;
+  if (pmem) {
+    s->mode = eadr ? PersistMode::FenceOnly : PersistMode::FlushFence;
+    granularity = eadr ? "byte" : "cache-line";
+  } else if (m.kind == MapKind::File && !m.isPrivate) {
+    s->mode = PersistMode::Msync;
+    granularity = "page";
+  } else {
+    s->mode = PersistMode::CpuOnly;
+    granularity = "none";
+  }
+  {
+    std::lock_guard<std::mutex> lock(g_live_mutex);
+    g_live.insert(s);
+  }
+  napi_value obj, v;
+  napi_create_object(env, &obj);
+  ref(s);
+  napi_add_finalizer(env, obj, s, finalize_unref, nullptr, nullptr);
+  napi_create_double(env, static_cast<double>(m.size), &v);
+  set(env, obj, "size", v);
+  static const char *kinds[] = {"devdax", "fsdax", "file", "anonymous"};
+  set(env, obj, "kind", make_string(env, kinds[static_cast<int>(m.kind)]));
+  napi_get_boolean(env, pmem, &v);
+  set(env, obj, "isPmem", v);
+  set(env, obj, "granularity", make_string(env, granularity));
+  napi_create_double(env, static_cast<double>(kWindowSize), &v);
+  set(env, obj, "windowSize", v);
+  napi_create_double(env, static_cast<double>(m.align), &v);
+  set(env, obj, "align", v);
+
+  napi_value windows;
+  size_t count = (m.size + kWindowSize - 1) / kWindowSize;
+  napi_create_array_with_length(env, count, &windows);
+  for (size_t i = 0; i < count; i++) {
+    uint64_t start = i * kWindowSize;
+    uint64_t len = m.size - start < kWindowSize ? m.size - start : kWindowSize;
+    napi_value ab;
+    ref(s);
+    if (napi_create_external_arraybuffer(env, static_cast<char *>(m.base) + start, len, finalize_unref, s,
+                                         &ab) != napi_ok) {
+      unref(s);
+      throw_sys(env, ENOMEM, "napi_create_external_arraybuffer", "", "cannot expose the mapping to JavaScript");
+      detach_and_unmap(env, s);
+      return nullptr;
+    }
+    napi_ref weak;
+    napi_create_reference(env, ab, 0, &weak);
+    s->windows.push_back(weak);
+    napi_set_element(env, windows, i, ab);
+  }
+  set(env, obj, "windows", windows);
+  add_function(env, obj, "persist", persist_fn, s);
+  add_function(env, obj, "flush", flush_fn, s);
+  add_function(env, obj, "drain", drain_fn, s);
+  add_function(env, obj, "copy", copy_fn, s);
+  add_function(env, obj, "fill", fill_fn, s);
+  add_function(env, obj, "close", close_fn, s);
+  return obj;
+}
+
+static bool get_prop(napi_env env, napi_value obj, const char *name, napi_value &out) {
+  bool has = false;
+  if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has) return false;
+  napi_get_named_property(env, obj, name, &out);
+  napi_valuetype t;
+  napi_typeof(env, out, &t);
+  return t != napi_undefined;
+}
+
+static bool get_bool_opt(napi_env env, napi_value obj, const char *name, bool &out) {
+  napi_value v;
+  if (!get_prop(env, obj, name, v)) return true;
+  if (napi_get_value_bool(env, v, &out) != napi_ok) {
+    throw_type(env, std::string("The \"options.") + name + "\" property must be of type boolean");
+    return false;
+  }
+  return true;
+}
+
+// mapFile(path, options) - options already validated in JS; checked again here.
+napi_value map_file_binding(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  size_t plen = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], nullptr, 0, &plen) != napi_ok) {
+    throw_type(env, "The \"path\" argument must be of type string");
+    return nullptr;
+  }
+  std::string path(plen, '\0');
+  napi_get_value_string_utf8(env, argv[0], &path[0], plen + 1, &plen);
+  if (path.empty() || path.find('\0') != std::string::npos) {
+    throw_value(env, "The \"path\" argument must be a non-empty string without null bytes");
+    return nullptr;
+  }
+  MapOptions o;
+  napi_valuetype t = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &t);
+  if (t == napi_object) {
+    napi_value obj = argv[1], v;
+    if (get_prop(env, obj, "size", v)) {
+      if (!get_size_arg(env, v, "options.size", o.size)) return nullptr;
+      o.hasSize = true;
+    }
+    if (get_prop(env, obj, "offset", v) && !get_size_arg(env, v, "options.offset", o.offset)) return nullptr;
+    if (get_prop(env, obj, "mode", v)) {
+      uint64_t mode;
+      if (!get_size_arg(env, v, "options.mode", mode)) return nullptr;
+      if (mode > 07777) {
+        throw_range(env, "The value of \"options.mode\" is out of range. It must be <= 0o7777");
+        return nullptr;
+      }
+      o.mode = static_cast<unsigned>(mode);
+    }
+    if (!get_bool_opt(env, obj, "create", o.create) || !get_bool_opt(env, obj, "exclusive", o.exclusive) ||
+        !get_bool_opt(env, obj, "sparse", o.sparse) || !get_bool_opt(env, obj, "private", o.isPrivate))
+      return nullptr;
+    if (get_prop(env, obj, "sync", v)) {
+      char buf[16] = {0};
+      size_t n = 0;
+      napi_get_value_string_utf8(env, v, buf, sizeof buf, &n);
+      std::string sync(buf, n);
+      if (sync != "auto" && sync != "required") {
+        throw_value(env, "The \"options.sync\" property must be 'auto' or 'required'");
+        return nullptr;
+      }
+      o.syncRequired = sync == "required";
+    }
+  } else if (t != napi_undefined && t != napi_null) {
+    throw_type(env, "The \"options\" argument must be of type object");
+    return nullptr;
+  }
+  Mapping m;
+  MapError e;
+  if (!map_file(path.c_str(), o, m, e)) {
+    throw_sys(env, e.err, e.syscall, path, e.message);
+    return nullptr;
+  }
+  return make_handle(env, m);
+}
+
+// mapAnonymous(size)
+napi_value map_anonymous_binding(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  uint64_t size;
+  if (argc < 1) {
+    throw_type(env, "The \"size\" argument must be of type number");
+    return nullptr;
+  }
+  if (!get_size_arg(env, argv[0], "size", size)) return nullptr;
+  Mapping m;
+  MapError e;
+  if (!map_anonymous(size, m, e)) {
+    throw_sys(env, e.err, e.syscall, "", e.message);
+    return nullptr;
+  }
+  return make_handle(env, m);
+}
+
+}  // namespace daxfs

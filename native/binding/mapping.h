@@ -1,0 +1,40 @@
+// PmemMapping's native side: one state per mapping, shared by the JS handle, its bound
+// functions and the external ArrayBuffers of its windows (reference counted, so memory
+// is unmapped only after close() or when nothing can reach it any more).
+#pragma once
+#include <node_api.h>
+
+#include <atomic>
+#include <vector>
+
+#include "../core/map.h"
+
+namespace daxfs {
+
+// How persist() makes a range durable on this memory.
+enum class PersistMode {
+  FlushFence,   // pmem: flush each line, then fence
+  FenceOnly,    // pmem with eADR: the caches are persistent, only ordering is needed
+  Msync,        // a file on ordinary storage: msync the pages
+  CpuOnly,      // anonymous or private memory: flush + fence run, nothing survives
+};
+
+// Largest view: a Node 20 Buffer holds at most 4 GiB, so a mapping is cut into windows.
+constexpr uint64_t kWindowSize = 1ull << 31;
+
+struct MappingState {
+  Mapping map;
+  PersistMode mode = PersistMode::CpuOnly;
+  bool closed = false;
+  napi_env env = nullptr;
+  std::atomic<int> refs{0};
+  std::vector<napi_ref> windows;   // weak: detached on close if still alive
+};
+
+napi_value map_file_binding(napi_env env, napi_callback_info info);
+napi_value map_anonymous_binding(napi_env env, napi_callback_info info);
+
+// Unmaps every live mapping of env (worker exit).
+void close_all_mappings(napi_env env);
+
+}  // namespace daxfs
