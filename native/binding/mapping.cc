@@ -23,14 +23,23 @@ static void unref(MappingState *s) {
     std::lock_guard<std::mutex> lock(g_live_mutex);
     g_live.erase(s);
   }
-  if (!s->closed) {  // close() was never called: the last finalizer unmaps
-    for (napi_ref r : s->windows) napi_delete_reference(s->env, r);
-    unmap(s->map);
-  }
   delete s;
 }
 
 static void finalize_unref(napi_env, void *data, void *) { unref(static_cast<MappingState *>(data)); }
+
+// The handle was collected without close(). Every window's ArrayBuffer holds the handle
+// (see make_handle), so no view can reach the memory any more: unmapping is safe.
+static void finalize_handle(napi_env env, void *data, void *) {
+  auto *s = static_cast<MappingState *>(data);
+  if (!s->closed) {
+    s->closed = true;
+    for (napi_ref r : s->windows) napi_delete_reference(env, r);
+    s->windows.clear();
+    unmap(s->map);
+  }
+  unref(s);
+}
 
 static void detach_and_unmap(napi_env env, MappingState *s) {
   if (s->closed) return;
@@ -322,7 +331,7 @@ static napi_value make_handle(napi_env env, const Mapping &m) {
   napi_value obj, v;
   napi_create_object(env, &obj);
   ref(s);
-  napi_add_finalizer(env, obj, s, finalize_unref, nullptr, nullptr);
+  napi_add_finalizer(env, obj, s, finalize_handle, nullptr, nullptr);
   napi_create_double(env, static_cast<double>(m.size), &v);
   set(env, obj, "size", v);
   static const char *kinds[] = {"devdax", "fsdax", "file", "anonymous"};
@@ -342,14 +351,16 @@ static napi_value make_handle(napi_env env, const Mapping &m) {
     uint64_t start = i * kWindowSize;
     uint64_t len = m.size - start < kWindowSize ? m.size - start : kWindowSize;
     napi_value ab;
-    ref(s);
-    if (napi_create_external_arraybuffer(env, static_cast<char *>(m.base) + start, len, finalize_unref, s,
+    if (napi_create_external_arraybuffer(env, static_cast<char *>(m.base) + start, len, nullptr, nullptr,
                                          &ab) != napi_ok) {
-      unref(s);
       throw_sys(env, ENOMEM, "napi_create_external_arraybuffer", "", "cannot expose the mapping to JavaScript");
       detach_and_unmap(env, s);
       return nullptr;
     }
+    // The ArrayBuffer keeps the handle alive, so the memory stays mapped while any view
+    // exists, and the handle's finalizer may unmap (see finalize_handle).
+    napi_property_descriptor owner = {"daxfsMapping", nullptr, nullptr, nullptr, nullptr, obj, napi_default, nullptr};
+    napi_define_properties(env, ab, 1, &owner);
     napi_ref weak;
     napi_create_reference(env, ab, 0, &weak);
     s->windows.push_back(weak);

@@ -1,0 +1,42 @@
+// `daxfs info`: what the CPU and the system offer.
+import { platform, Platform } from '../platform';
+import { daxMounts, pmemDevices, DaxMount, PmemDevice } from './system';
+
+export interface Info {
+  platform: Platform;
+  devices: PmemDevice[];
+  mounts: DaxMount[];
+}
+
+export function gatherInfo(): Info {
+  return { platform: platform(), devices: pmemDevices(), mounts: daxMounts() };
+}
+
+function size(n: number | null): string {
+  if (n === null) return '?';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+export function formatInfo(info: Info): string {
+  const p = info.platform;
+  const lines = [
+    'Platform',
+    `  arch            ${p.arch}${p.daxSupported ? '' : ' (DAX disabled: virtually mapped caches)'}`,
+    `  flush           ${p.flush} + ${p.fence}`,
+    `  non-temporal    ${p.nontemporal ? `yes (${p.copy})` : 'no (copy + flush)'}`,
+    `  cache line      ${p.cacheLine} bytes; page ${p.pageSize} bytes`,
+    `  eADR            ${p.autoFlush ? 'yes: every nd region persists the CPU caches' : 'no: stores need a flush to be durable'}`,
+    'Pmem devices',
+    ...(info.devices.length ? info.devices.map((d) =>
+      `  ${d.type.padEnd(7)} ${d.name.padEnd(10)} ${size(d.size).padStart(10)}` +
+      (d.align ? `  align ${size(d.align)}` : '') + (d.persistenceDomain ? `  persistence ${d.persistenceDomain}` : ''))
+      : ['  none (no NVDIMM here: daxfs can emulate pmem in a file)']),
+    'DAX mounts',
+    ...(info.mounts.length ? info.mounts.map((m) => `  ${m.mountpoint} (${m.fstype} on ${m.device}, ${m.options})`) : ['  none']),
+  ];
+  return lines.join('\n');
+}
