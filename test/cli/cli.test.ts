@@ -1,0 +1,96 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { daxMounts, pmemDevices } from '../../lib/cli/system';
+
+const ROOT = path.join(__dirname, '..', '..');
+const BIN = path.join(ROOT, 'bin', 'daxfs.js');
+
+function daxfs(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+}
+
+describe('daxfs command', () => {
+  test('info --json prints platform, devices and mounts as platform() returns them', () => {
+    const r = daxfs(['info', '--json']);
+    expect(r.status).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(Object.keys(info).sort()).toEqual(['devices', 'mounts', 'platform']);
+    const { platform } = require(path.join(ROOT, 'dist'));
+    expect(info.platform).toEqual(platform());
+    expect(Array.isArray(info.devices)).toBe(true);
+  });
+
+  test('info names the flush, the fence and eADR in plain words', () => {
+    const r = daxfs(['info']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/flush\s+(clwb|clflushopt|clflush|dc cvap|dc cvac|none) \+ (sfence|dsb|none)/);
+    expect(r.stdout).toMatch(/eADR/);
+  });
+
+  test('demo maps emulated pmem, persists a record, compares with fdatasync and removes its files', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'daxfs-cli-'));
+    try {
+      const r = daxfs(['demo'], { TMPDIR: tmp });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/isPmem true, granularity cache-line/);
+      expect(r.stdout).toMatch(/emulated pmem/);
+      expect(r.stdout).toMatch(/Read back through node:fs after close\(\): "daxfs demo record written at/);
+      expect(r.stdout).toMatch(/fs\.writeSync \+ fs\.fdatasyncSync/);
+      expect(fs.readdirSync(tmp)).toEqual([]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  test('usage errors exit 2 and say what is wrong', () => {
+    const unknown = daxfs(['frobnicate']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
+    expect(daxfs(['info', '--yaml']).status).toBe(2);
+    expect(daxfs([]).status).toBe(2);
+    expect(daxfs(['--help']).status).toBe(0);
+  });
+});
+
+describe('system discovery', () => {
+  let root: string;
+  beforeEach(() => { root = fs.mkdtempSync(path.join(os.tmpdir(), 'daxfs-sys-')); });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  function write(rel: string, text: string) {
+    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    fs.writeFileSync(path.join(root, rel), text + '\n');
+  }
+
+  test('pmem devices come from nd regions in sysfs and dax/pmem nodes in /dev', () => {
+    write('sys/bus/nd/devices/region0/size', '536870912');
+    write('sys/bus/nd/devices/region0/align', '16777216');
+    write('sys/bus/nd/devices/region0/persistence_domain', 'memory_controller');
+    write('sys/bus/nd/devices/ndbus0/uevent', '');
+    write('sys/bus/dax/devices/dax1.0/size', '532676608');
+    write('sys/bus/dax/devices/dax1.0/align', '2097152');
+    write('sys/class/block/pmem0/size', '1040384');
+    write('dev/dax1.0', '');
+    write('dev/pmem0', '');
+    write('dev/null', '');
+    const devices = pmemDevices(path.join(root, 'sys'), path.join(root, 'dev'));
+    expect(devices).toEqual([
+      { type: 'region', name: 'region0', path: path.join(root, 'sys/bus/nd/devices/region0'), size: 536870912, align: 16777216, persistenceDomain: 'memory_controller' },
+      { type: 'devdax', name: 'dax1.0', path: path.join(root, 'dev/dax1.0'), size: 532676608, align: 2097152 },
+      { type: 'pmem', name: 'pmem0', path: path.join(root, 'dev/pmem0'), size: 1040384 * 512, align: null },
+    ]);
+  });
+
+  test('DAX mounts are the lines of /proc/mounts whose options hold dax', () => {
+    write('mounts', [
+      '/dev/pmem0 /mnt/pmem ext4 rw,relatime,dax 0 0',
+      '/dev/pmem1 /mnt/x\\040y xfs rw,dax=always 0 0',
+      '/dev/vda / ext4 rw,relatime 0 0',
+      'tmpfs /tmp tmpfs rw,daxish 0 0',
+    ].join('\n'));
+    expect(daxMounts(path.join(root, 'mounts')).map((m) => m.mountpoint)).toEqual(['/mnt/pmem', '/mnt/x y']);
+  });
+});
