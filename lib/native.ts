@@ -16,8 +16,9 @@ export interface NativeMapping {
   persist(offset: number, length: number): void;
   flush(offset: number, length: number): void;
   drain(): void;
-  copy(offset: number, source: ArrayBufferView, persist: boolean): void;
-  fill(offset: number, value: number, length: number, persist: boolean): void;
+  /** mode: StoreMode (0 plain stores, 1 durable on return, 2 flushed, waiting for drain()). */
+  copy(offset: number, source: ArrayBufferView, mode: number): void;
+  fill(offset: number, value: number, length: number, mode: number): void;
   close(): void;
 }
 

@@ -7,8 +7,20 @@ export type MappingKind = 'devdax' | 'fsdax' | 'file' | 'anonymous';
 export type Granularity = 'byte' | 'cache-line' | 'page' | 'none';
 
 export interface StoreOptions {
-  /** Make the bytes durable before returning (default true). */
+  /** Make the bytes durable before returning (default true). false: plain stores. */
   persist?: boolean;
+  /**
+   * With persist: false here means "flushed (or written non-temporally) but not yet
+   * fenced": durable after the next drain(). One drain() after a batch of stores is
+   * cheaper than a fence per store.
+   */
+  drain?: boolean;
+}
+
+function storeMode(options?: StoreOptions): number {
+  if (options === undefined) return 1;
+  if (options.persist === false) return 0;
+  return options.drain === false ? 2 : 1;
 }
 
 export interface PmemMapping {
@@ -93,11 +105,11 @@ class NativePmemMapping implements PmemMapping {
   }
 
   copy(offset: number, source: ArrayBufferView, options?: StoreOptions): void {
-    this.#handle.copy(offset, source, options?.persist !== false);
+    this.#handle.copy(offset, source, storeMode(options));
   }
 
   fill(offset: number, value: number, length: number, options?: StoreOptions): void {
-    this.#handle.fill(offset, value, length, options?.persist !== false);
+    this.#handle.fill(offset, value, length, storeMode(options));
   }
 
   close(): void {

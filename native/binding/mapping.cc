@@ -157,12 +157,16 @@ static bool overlaps(const void *a, size_t alen, const void *b, size_t blen) {
   return x < y + blen && y < x + alen;
 }
 
-// Writes [dst, dst+len) from src (or fills it with value when src is null), durable or not.
+// What copy() and fill() do after the stores (the JS side passes one of these).
+enum StoreMode { kStorePlain = 0, kStorePersist = 1, kStoreNoDrain = 2 };
+
+// Writes [dst, dst+len) from src (or fills it with value when src is null): plain stores,
+// durable on return, or flushed and waiting for one drain() after a batch.
 static void store(napi_env env, MappingState *s, uint64_t off, const void *src, int value, size_t len,
-                  bool persist) {
+                  int32_t mode) {
   char *dst = at(s, off);
   const PersistOps &ops = persist_ops();
-  if (!persist) {
+  if (mode == kStorePlain) {
     if (src) std::memmove(dst, src, len); else std::memset(dst, value, len);
     return;
   }
@@ -182,7 +186,7 @@ static void store(napi_env env, MappingState *s, uint64_t off, const void *src, 
       } else {
         ops.fillNoDrain(dst, value, len);
       }
-      ops.fence();
+      if (mode == kStorePersist) ops.fence();
       return;
   }
 }
@@ -218,7 +222,7 @@ static bool get_bytes(napi_env env, napi_value v, const void *&ptr, size_t &len)
   return false;
 }
 
-// copy(offset, source, persist)
+// copy(offset, source, mode)
 static napi_value copy_fn(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -239,13 +243,13 @@ static napi_value copy_fn(napi_env env, napi_callback_info info) {
                 " runs past the end of the mapping (" + std::to_string(s->map.size) + " bytes)");
     return nullptr;
   }
-  bool persist = true;
-  if (argc >= 3) napi_get_value_bool(env, argv[2], &persist);
-  if (len) store(env, s, off, src, 0, len, persist);
+  int32_t mode = kStorePersist;
+  if (argc >= 3) napi_get_value_int32(env, argv[2], &mode);
+  if (len) store(env, s, off, src, 0, len, mode);
   return nullptr;
 }
 
-// fill(offset, value, length, persist)
+// fill(offset, value, length, mode)
 static napi_value fill_fn(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -265,9 +269,9 @@ static napi_value fill_fn(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if (!get_range(env, s, argv[0], argv[2], off, len)) return nullptr;
-  bool persist = true;
-  if (argc >= 4) napi_get_value_bool(env, argv[3], &persist);
-  if (len) store(env, s, off, nullptr, static_cast<int>(value), len, persist);
+  int32_t mode = kStorePersist;
+  if (argc >= 4) napi_get_value_int32(env, argv[3], &mode);
+  if (len) store(env, s, off, nullptr, static_cast<int>(value), len, mode);
   return nullptr;
 }
 
