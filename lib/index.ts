@@ -5,3 +5,7 @@ export { platform } from './platform';
 export type { Platform, FlushInstruction } from './platform';
 export { mapFile, mapAnonymous } from './pmem';
 export type { PmemMapping, MapFileOptions, MappingKind, Granularity, StoreOptions } from './pmem';
+export { devices, SECTOR_SIZE } from './block';
+export type { BlockDevice, DirectAccess, DaxOperations, BadBlockList, WindowedOptions, PmemDeviceOptions } from './block';
+export { daxIO, daxZeroPageRange, daxTruncatePage } from './dax';
+export type { DaxInode, BlockMapping, GetBlock, ConvertUnwritten, DaxRw } from './dax';

@@ -31,7 +31,9 @@ export interface PmemMapping {
   /** What persist() guarantees survives a power loss ('none': nothing does). */
   readonly granularity: Granularity;
   readonly closed: boolean;
-  /** Zero-copy view; ERANGE across a window edge (every 2 GiB). */
+  /** Views cannot cross a multiple of this (2 GiB: a Node 20 Buffer holds at most 4 GiB). */
+  readonly windowSize: number;
+  /** Zero-copy view; ERANGE across a window edge (every `windowSize` bytes). */
   view(offset: number, length: number): Buffer;
   /** Durable on return, as `granularity` says. */
   persist(offset: number, length: number): void;
@@ -67,14 +69,14 @@ class NativePmemMapping implements PmemMapping {
   readonly flush: (offset: number, length: number) => void;
   readonly drain: () => void;
   readonly #handle: NativeMapping;
+  readonly windowSize: number;
   readonly #windows: ArrayBuffer[];
-  readonly #windowSize: number;
   #closed = false;
 
   constructor(handle: NativeMapping) {
     this.#handle = handle;
     this.#windows = handle.windows;
-    this.#windowSize = handle.windowSize;
+    this.windowSize = handle.windowSize;
     this.size = handle.size;
     this.kind = handle.kind;
     this.isPmem = handle.isPmem;
@@ -95,10 +97,10 @@ class NativePmemMapping implements PmemMapping {
     if (offset + length > this.size) {
       throw argError('ERR_OUT_OF_RANGE', `The range [${offset}, ${offset + length}) is out of range. The mapping is ${this.size} bytes`);
     }
-    const index = Math.floor(offset / this.#windowSize);
-    const start = offset - index * this.#windowSize;
-    if (start + length > this.#windowSize) {
-      throw new DaxError('ERANGE', `a view cannot cross the ${this.#windowSize}-byte window edge at ${(index + 1) * this.#windowSize}; ` +
+    const index = Math.floor(offset / this.windowSize);
+    const start = offset - index * this.windowSize;
+    if (start + length > this.windowSize) {
+      throw new DaxError('ERANGE', `a view cannot cross the ${this.windowSize}-byte window edge at ${(index + 1) * this.windowSize}; ` +
         'split it (a Node Buffer holds at most 4 GiB)', { errno: -34 });
     }
     return Buffer.from(this.#windows[index], start, length);

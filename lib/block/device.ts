@@ -1,0 +1,79 @@
+// The block device interface (the kernel's block_device_operations, reduced to what DAX
+// needs) and the checks every driver shares.
+import { DaxError, argError } from '../errors';
+import { checkBytes, checkSize } from '../validate';
+import { BadBlocks } from './badblocks';
+
+export const SECTOR_SIZE = 512;
+
+export interface DirectAccess {
+  /** Device-relative page frame number of `sector`. */
+  readonly pfn: number;
+  /** Bytes contiguously accessible from `sector`: a multiple of the page size, >= one page. */
+  readonly length: number;
+  /** A view of those bytes, for the filesystem's own use: never hand it to users. */
+  readonly addr: Buffer;
+}
+
+/**
+ * What lib/dax uses to move file data (the kernel's dax_operations): byte offsets on the
+ * device, stores that are flushed (or non-temporal) but not fenced, and one drain() to end
+ * a call. Every persistence point still goes through the device's PmemMapping.
+ */
+export interface DaxOperations {
+  copyIn(offset: number, source: Uint8Array): void;
+  copyOut(offset: number, target: Uint8Array, targetOffset: number, length: number): void;
+  zero(offset: number, length: number): void;
+  drain(): void;
+}
+
+export interface BadBlockList {
+  add(sector: number, count: number): void;
+  list(): Array<[number, number]>;
+  clear(sector: number, count: number): void;
+}
+
+export interface BlockDevice {
+  readonly name: string;
+  readonly size: number;
+  readonly sectorSize: 512;
+  readonly supportsDax: boolean;
+  directAccess(sector: number, size: number): DirectAccess;
+  /** Durable on return (byte offsets). */
+  persist(offset: number, length: number): void;
+  readSectors(sector: number, target: Uint8Array): void;
+  writeSectors(sector: number, source: Uint8Array): void;
+  /** Make every completed write durable (REQ_PREFLUSH). */
+  flush(): void;
+  readonly badblocks: BadBlockList;
+  /** Present on devices that support DAX. */
+  readonly dax?: DaxOperations;
+  readonly closed: boolean;
+  close(): void;
+}
+
+export function ebadf(name: string): DaxError {
+  return new DaxError('EBADF', `block device ${name} is closed`, { errno: -9 });
+}
+
+/** Checks a sector I/O and returns its byte offset. */
+export function checkSectorIO(dev: { name: string; size: number; closed: boolean }, sector: number,
+                              buffer: Uint8Array, what: string): number {
+  checkSize(sector, 'sector');
+  checkBytes(buffer, what);
+  if (dev.closed) throw ebadf(dev.name);
+  if (buffer.byteLength % SECTOR_SIZE !== 0) {
+    throw argError('ERR_INVALID_ARG_VALUE', `The "${what}" length must be a multiple of ${SECTOR_SIZE} bytes. Received ${buffer.byteLength}`);
+  }
+  const offset = sector * SECTOR_SIZE;
+  if (offset + buffer.byteLength > dev.size) {
+    throw new DaxError('ERANGE', `sectors ${sector}..${sector + buffer.byteLength / SECTOR_SIZE} run past the end of ${dev.name} (${dev.size / SECTOR_SIZE} sectors)`, { errno: -34 });
+  }
+  return offset;
+}
+
+export function checkBadBlocks(name: string, badblocks: BadBlocks, sector: number, count: number, syscall: string): void {
+  if (badblocks.intersects(sector, count)) {
+    throw new DaxError('EIO', `${name}: sectors ${sector}..${sector + count} hold a bad block`, { errno: -5, syscall });
+  }
+}

@@ -1,0 +1,7 @@
+// Generic DAX code, written against a filesystem's getBlock callback. The fault side
+// (daxFault, daxMkwrite) joins here with file mappings (lib/mm).
+export { daxIO } from './io';
+export type { DaxRw } from './io';
+export { daxZeroPageRange, daxTruncatePage } from './zero';
+export { PAGE_SIZE } from './access';
+export type { DaxInode, BlockMapping, GetBlock, ConvertUnwritten } from './getblock';

@@ -1,0 +1,110 @@
+// daxIO: reads and writes that go straight to the device, no page cache (dax_do_io).
+import { DaxError } from '../errors';
+import { checkBytes, checkOneOf, checkSize } from '../validate';
+import { PAGE_SIZE, forEachPiece } from './access';
+import { BlockMapping, ConvertUnwritten, DaxInode, GetBlock } from './getblock';
+
+function daxOps(inode: DaxInode) {
+  const ops = inode.device.dax;
+  if (!inode.device.supportsDax || !ops) {
+    throw new DaxError('EOPNOTSUPP', `${inode.device.name} has no direct access: use the page cache for inode ${inode.ino}`, { errno: -95 });
+  }
+  return ops;
+}
+
+/**
+ * Reads from `position` into `buffer`, stopping at EOF (0 at EOF, short across it). Holes
+ * and unwritten blocks read as zeros without touching the device. Byte granular.
+ * Returns the bytes read; throws only when nothing was read.
+ */
+function daxRead(inode: DaxInode, position: number, buffer: Uint8Array, getBlock: GetBlock): number {
+  const ops = daxOps(inode);
+  if (position >= inode.size) return 0;
+  const end = Math.min(position + buffer.byteLength, inode.size);
+  let pos = position;
+  let done = 0;
+  try {
+    while (pos < end) {
+      const block = Math.floor(pos / PAGE_SIZE);
+      const within = pos - block * PAGE_SIZE;
+      const want = Math.ceil((end - block * PAGE_SIZE) / PAGE_SIZE);
+      const m = getBlock(inode, block, want, false);
+      const span = Math.min(m.count * PAGE_SIZE - within, end - pos);
+      const base = done;
+      if (!m.mapped || m.unwritten) {
+        buffer.fill(0, base, base + span);
+        done = base + span;
+      } else {
+        forEachPiece(inode.device, m, within, span, (offset, n, at) => {
+          ops.copyOut(offset, buffer, base + at, n);
+          done = base + at + n;  // count what really moved, in case a later piece fails
+        });
+      }
+      pos += span;
+    }
+  } catch (err) {
+    if (done === 0) throw err;
+  }
+  return done;
+}
+
+/**
+ * Writes `buffer` at `position`, allocating with getBlock(create). Parts of new or
+ * unwritten blocks around the written bytes are zeroed in the same call. Durable on return
+ * (stores flushed or non-temporal, one fence per call); unwritten blocks are converted after
+ * that fence. Returns the bytes written; throws only when nothing was written.
+ */
+function daxWrite(inode: DaxInode, position: number, buffer: Uint8Array, getBlock: GetBlock,
+                  convert?: ConvertUnwritten): number {
+  const ops = daxOps(inode);
+  const end = position + buffer.byteLength;
+  const toConvert: Array<[number, number]> = [];
+  let pos = position;
+  let done = 0;
+  let failure: unknown;
+  try {
+    while (pos < end) {
+      const block = Math.floor(pos / PAGE_SIZE);
+      const within = pos - block * PAGE_SIZE;
+      const want = Math.ceil((end - block * PAGE_SIZE) / PAGE_SIZE);
+      const m: BlockMapping = getBlock(inode, block, want, true);
+      if (!m.mapped) throw new DaxError('EIO', `getBlock(create) left block ${block} of inode ${inode.ino} unmapped`, { errno: -5 });
+      const span = Math.min(m.count * PAGE_SIZE - within, end - pos);
+      const fresh = m.new || m.unwritten;
+      const base = done;
+      if (fresh && within > 0) {
+        // The head of the first block is not written: it must read as zeros, not old bytes.
+        forEachPiece(inode.device, m, 0, within, (offset, n) => ops.zero(offset, n));
+      }
+      forEachPiece(inode.device, m, within, span, (offset, n, at) => {
+        const from = base + at;
+        ops.copyIn(offset, n === buffer.byteLength ? buffer : buffer.subarray(from, from + n));
+        done = from + n;
+      });
+      const tail = (within + span) % PAGE_SIZE;
+      if (fresh && tail !== 0) {
+        forEachPiece(inode.device, m, within + span, PAGE_SIZE - tail, (offset, n) => ops.zero(offset, n));
+      }
+      if (m.unwritten) toConvert.push([block, Math.ceil((within + span) / PAGE_SIZE)]);
+      pos += span;
+    }
+  } catch (err) {
+    failure = err;
+  }
+  ops.drain();   // one fence: everything above is durable from here
+  if (convert) for (const [block, count] of toConvert) convert(inode, block, count);
+  if (failure !== undefined && done === 0) throw failure;
+  return done;
+}
+
+export type DaxRw = 'read' | 'write';
+
+/** The kernel's dax_do_io: direct reads and writes of a DAX file. */
+export function daxIO(rw: DaxRw, inode: DaxInode, position: number, buffer: ArrayBufferView, getBlock: GetBlock,
+                      convert?: ConvertUnwritten): number {
+  checkOneOf(rw, 'rw', ['read', 'write'] as const);
+  checkSize(position, 'position');
+  checkBytes(buffer, 'buffer');
+  const bytes = buffer instanceof Uint8Array ? buffer : new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  return rw === 'read' ? daxRead(inode, position, bytes, getBlock) : daxWrite(inode, position, bytes, getBlock, convert);
+}
