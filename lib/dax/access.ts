@@ -17,7 +17,15 @@ export function forEachPiece(device: BlockDevice, mapping: BlockMapping, within:
   let inPage = within % PAGE_SIZE;
   while (done < length) {
     const want = Math.min(length - done, 0x40000000);  // ask in 1 GiB steps at most
-    const da = device.directAccess(block * SECTORS_PER_PAGE, inPage + want);
+    let da;
+    try {
+      da = device.directAccess(block * SECTORS_PER_PAGE, inPage + want);
+    } catch (err) {
+      // A bad block somewhere in a long run: take the pages before it one at a time, so the
+      // caller can return a short count instead of failing the whole transfer.
+      if (inPage + want <= PAGE_SIZE) throw err;
+      da = device.directAccess(block * SECTORS_PER_PAGE, PAGE_SIZE);
+    }
     const n = Math.min(want, da.length - inPage);
     fn(da.pfn * PAGE_SIZE + inPage, n, done);
     done += n;
