@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mapAnonymous, mapFile, PmemMapping } from '../../lib';
 import { native, NativeMapping } from '../../lib/native';
+import { describeChild, DIST, lastJson, runChildAsync } from '../helpers/child';
 import { makeTempDir, useTempDirs } from '../helpers/tmp';
 
 useTempDirs();
@@ -290,5 +291,60 @@ describe('the native binding checks arguments on its own', () => {
   test('the handle still works after every bad call', () => {
     h.copy(0, Buffer.from('ok'), true);
     expect(Buffer.from(h.windows[0], 0, 2).toString()).toBe('ok');
+  });
+});
+
+describe('options whose getters throw (child processes: a crash must show up as a signal)', () => {
+  const PROPS = ['size', 'offset', 'mode', 'create', 'exclusive', 'sparse', 'private', 'sync'];
+  // For each option, a getter that throws when native code reads it: the caller gets that
+  // error, no file is created, nothing stays mapped, and the process does not crash.
+  const script = (call: string) => `
+    const { native } = require(${JSON.stringify(path.join(DIST, 'native.js'))});
+    const results = {};
+    for (const prop of ${JSON.stringify(PROPS)}) {
+      const file = path.join(process.env.D, 'getter-' + prop);
+      const base = { create: true, size: 4096 };
+      const first = base[prop];
+      delete base[prop];
+      let reads = 0;
+      Object.defineProperty(base, prop, { enumerable: true, get() {
+        if (reads++ >= Number(process.env.THROW_AFTER)) throw new Error('getter of ' + prop);
+        return first;
+      } });
+      let outcome;
+      try { ${call}; outcome = 'returned'; } catch (e) { outcome = e.message; }
+      results[prop] = { outcome, fileCreated: fs.existsSync(file),
+        mapped: fs.readFileSync('/proc/self/maps', 'utf8').includes(file) };
+      fs.writeSync(2, prop + ' -> ' + JSON.stringify(results[prop]) + '\\n');  // survives a crash on the next one
+    }
+    out(results);
+  `;
+  let nativeRun: Awaited<ReturnType<typeof runChildAsync>>;
+  let publicRun: Awaited<ReturnType<typeof runChildAsync>>;
+
+  beforeAll(async () => {
+    const d1 = makeTempDir('daxfs-getter-');
+    const d2 = makeTempDir('daxfs-getter-');
+    [nativeRun, publicRun] = await Promise.all([
+      runChildAsync(script('native.mapFile(file, base)'), { D: d1, THROW_AFTER: '0' }),
+      // the public API validates first (one read) and then hands the object to native code
+      runChildAsync(script('daxfs.mapFile(file, base)'), { D: d2, THROW_AFTER: '1' }),
+    ]);
+  }, 60000);
+
+  const expectClean = (r: Awaited<ReturnType<typeof runChildAsync>>) => {
+    expect(describeChild(r)).toMatch(/^status 0, signal null/);
+    const results = lastJson(r);
+    for (const prop of PROPS) {
+      expect({ prop, ...results[prop] }).toEqual({ prop, outcome: `getter of ${prop}`, fileCreated: false, mapped: false });
+    }
+  };
+
+  test('native.mapFile: a throwing option getter gives its error, creates no file, maps nothing, never crashes', () => {
+    expectClean(nativeRun);
+  });
+
+  test('mapFile: an option getter that throws on a second read gives its error, creates no file, never crashes', () => {
+    expectClean(publicRun);
   });
 });
