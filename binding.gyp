@@ -6,7 +6,8 @@
       "native/core/persist_x86_64.cpp",
       "native/core/persist_aarch64.cpp",
       "native/core/map.cpp",
-      "native/core/sysfs.cpp"
+      "native/core/sysfs.cpp",
+      "native/core/lock.cpp"
     ],
     "common_cflags": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions", "-fvisibility=hidden"]
   },
@@ -17,6 +18,7 @@
         "<@(core_sources)",
         "native/binding/addon.cc",
         "native/binding/errors.cc",
+        "native/binding/lock.cc",
         "native/binding/mapping.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
@@ -28,6 +30,7 @@
       "target_name": "core_test",
       "type": "executable",
       "sources": ["<@(core_sources)", "native/test/core_test.cpp"],
+      "libraries": ["-pthread"],
       "cflags_cc!": ["-std=gnu++17", "-std=gnu++14"],
       "cflags_cc": ["<@(common_cflags)"]
     }

@@ -39,6 +39,15 @@ export interface NativeAddon {
   setSysfsRootForTests(root: string): void;
   mapFile(path: string, options: object): NativeMapping;
   mapAnonymous(size: number): NativeMapping;
+  /** One flock per device identity per process, counted: EBUSY when another process holds it. */
+  claimDevice(path: string): number;
+  releaseDevice(id: number): void;
+  deviceClaims(id: number): number;
+  /** Process-wide reader/writer locks (shared by every worker), named by (domain, key). */
+  rwLock(domain: number, key: number, exclusive: boolean): void;
+  rwTryLock(domain: number, key: number, exclusive: boolean): boolean;
+  rwUnlock(domain: number, key: number, exclusive: boolean): void;
+  counterAdd(domain: number, key: number, delta: number): number;
 }
 
 const ROOT = path.join(__dirname, '..');

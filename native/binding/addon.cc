@@ -9,6 +9,7 @@
 #include "../core/sysfs.h"
 #include "addon.h"
 #include "errors.h"
+#include "lock.h"
 #include "mapping.h"
 
 namespace daxfs {
@@ -88,6 +89,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"mapAnonymous", nullptr, map_anonymous_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  add_lock_functions(env, exports);
   return exports;
 }
 

@@ -1,7 +1,10 @@
 // Unit tests of native/core on its own (no Node): run by `npm test` on the host and, cross
 // built, under qemu-aarch64 by `npm run test:arm64`.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,9 +12,12 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <atomic>
+#include <thread>
 #include <vector>
 
 #include "../core/cpu.h"
+#include "../core/lock.h"
 #include "../core/map.h"
 #include "../core/persist.h"
 #include "../core/sysfs.h"
@@ -234,6 +240,71 @@ static bool eadr_needs_every_region_in_cpu_cache() {
   return ok;
 }
 
+// One flock per device identity per process: claims are counted inside the process and
+// another process is refused with EBUSY until the last claim goes.
+static bool device_claims_are_counted_and_exclusive_across_processes() {
+  bool ok = true;
+  std::string dir = temp_dir(), path = dir + "/dev.img";
+  write_file(path, "x");
+  uint64_t a = 0, b = 0;
+  CHECK(device_claim(path.c_str(), &a) == 0);
+  CHECK(device_claim(path.c_str(), &b) == 0);
+  CHECK(a == b && device_claims(a) == 2);
+  auto child_result = [&]() {
+    pid_t pid = fork();
+    if (pid == 0) {
+      // A forked child inherits the parent's claim table, so it asks the kernel directly,
+      // as device_claim in another process would.
+      int fd = open(path.c_str(), O_RDONLY);
+      _exit(flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : (errno == EWOULDBLOCK ? EBUSY : errno));
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  CHECK(child_result() == EBUSY);
+  device_release(a);
+  CHECK(child_result() == EBUSY);  // one claim left
+  device_release(b);
+  CHECK(device_claims(a) == 0);
+  CHECK(child_result() == 0);
+  CHECK(device_claim((dir + "/missing").c_str(), &a) == ENOENT);
+  unlink(path.c_str());
+  rmdir(dir.c_str());
+  return ok;
+}
+
+static bool rw_locks_exclude_writers_across_threads() {
+  bool ok = true;
+  rw_lock(1, 7, false);
+  CHECK(rw_try_lock(1, 7, false));       // readers share
+  CHECK(!rw_try_lock(1, 7, true));       // a writer waits for them
+  CHECK(rw_try_lock(1, 8, true));        // other keys are independent
+  CHECK(rw_unlock(1, 8, true));
+  CHECK(rw_unlock(1, 7, false) && rw_unlock(1, 7, false));
+  CHECK(!rw_unlock(1, 7, false));        // not held: reported, not fatal
+  std::atomic<int> inside{0}, worst{0};
+  long counter = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; i++) {
+        rw_lock(2, 1, true);
+        int now = ++inside;
+        if (now > worst) worst = now;
+        counter++;
+        --inside;
+        rw_unlock(2, 1, true);
+      }
+    });
+  }
+  for (auto &t : threads) t.join();
+  CHECK(worst == 1);
+  CHECK(counter == 8000);
+  CHECK(counter_add(3, 4, 5) == 5 && counter_add(3, 4, -2) == 3);
+  return ok;
+}
+
 int main() {
   run("cache line is a power of two", cache_line_is_a_power_of_two);
   run("persist ops are named and chosen by the switches", persist_ops_are_named_and_chosen);
@@ -243,6 +314,8 @@ int main() {
   run("file mapping persists through msync", file_mapping_persists_through_msync);
   run("device DAX detection reads sysfs", device_dax_detection_reads_sysfs);
   run("eADR needs every region in cpu_cache", eadr_needs_every_region_in_cpu_cache);
+  run("device claims are counted and exclusive across processes", device_claims_are_counted_and_exclusive_across_processes);
+  run("rw locks exclude writers across threads", rw_locks_exclude_writers_across_threads);
   std::printf("core: %d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;
 }

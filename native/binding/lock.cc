@@ -1,0 +1,132 @@
+// Device claims, reader/writer locks and counters shared by every worker of the process.
+#include "lock.h"
+
+#include <string>
+
+#include "../core/lock.h"
+#include "errors.h"
+
+namespace daxfs {
+
+static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < want) {
+    throw_type(env, "missing arguments");
+    return false;
+  }
+  return true;
+}
+
+static bool get_key(napi_env env, napi_value v, const char *what, uint64_t &out) {
+  return get_size_arg(env, v, what, out);
+}
+
+// claimDevice(path) -> identity
+static napi_value claim_device(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return nullptr;
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], nullptr, 0, &len) != napi_ok) {
+    throw_type(env, "The \"path\" argument must be of type string");
+    return nullptr;
+  }
+  std::string path(len, '\0');
+  napi_get_value_string_utf8(env, argv[0], &path[0], len + 1, &len);
+  uint64_t id = 0;
+  if (int err = device_claim(path.c_str(), &id)) {
+    throw_sys(env, err, "flock", path,
+              err == EBUSY ? path + " is in use by another process (daxfs takes one flock per device per process); unmount it there first"
+                           : path + ": cannot claim the device");
+    return nullptr;
+  }
+  napi_value result;
+  napi_create_double(env, static_cast<double>(id), &result);
+  return result;
+}
+
+// releaseDevice(identity)
+static napi_value release_device(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  uint64_t id;
+  if (!get_args(env, info, 1, argv) || !get_key(env, argv[0], "id", id)) return nullptr;
+  device_release(id);
+  return nullptr;
+}
+
+// deviceClaims(identity) -> count
+static napi_value device_claims_fn(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  uint64_t id;
+  if (!get_args(env, info, 1, argv) || !get_key(env, argv[0], "id", id)) return nullptr;
+  napi_create_int32(env, device_claims(id), &result);
+  return result;
+}
+
+static bool lock_args(napi_env env, napi_callback_info info, uint64_t &domain, uint64_t &key, bool &exclusive) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv) || !get_key(env, argv[0], "domain", domain) || !get_key(env, argv[1], "key", key))
+    return false;
+  if (napi_get_value_bool(env, argv[2], &exclusive) != napi_ok) {
+    throw_type(env, "The \"exclusive\" argument must be of type boolean");
+    return false;
+  }
+  return true;
+}
+
+// rwLock(domain, key, exclusive): blocks until granted
+static napi_value rw_lock_fn(napi_env env, napi_callback_info info) {
+  uint64_t domain, key;
+  bool exclusive;
+  if (lock_args(env, info, domain, key, exclusive)) rw_lock(domain, key, exclusive);
+  return nullptr;
+}
+
+// rwTryLock(domain, key, exclusive) -> boolean
+static napi_value rw_try_lock_fn(napi_env env, napi_callback_info info) {
+  uint64_t domain, key;
+  bool exclusive;
+  if (!lock_args(env, info, domain, key, exclusive)) return nullptr;
+  napi_value result;
+  napi_get_boolean(env, rw_try_lock(domain, key, exclusive), &result);
+  return result;
+}
+
+// rwUnlock(domain, key, exclusive): EPERM when not held in that mode
+static napi_value rw_unlock_fn(napi_env env, napi_callback_info info) {
+  uint64_t domain, key;
+  bool exclusive;
+  if (lock_args(env, info, domain, key, exclusive) && !rw_unlock(domain, key, exclusive))
+    throw_sys(env, EPERM, "unlock", "", "the lock is not held in that mode");
+  return nullptr;
+}
+
+// counterAdd(domain, key, delta) -> new value
+static napi_value counter_add_fn(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  uint64_t domain, key;
+  int64_t delta;
+  if (!get_args(env, info, 3, argv) || !get_key(env, argv[0], "domain", domain) || !get_key(env, argv[1], "key", key))
+    return nullptr;
+  if (napi_get_value_int64(env, argv[2], &delta) != napi_ok) {
+    throw_type(env, "The \"delta\" argument must be of type number");
+    return nullptr;
+  }
+  napi_create_double(env, static_cast<double>(counter_add(domain, key, delta)), &result);
+  return result;
+}
+
+void add_lock_functions(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"claimDevice", nullptr, claim_device, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"releaseDevice", nullptr, release_device, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"deviceClaims", nullptr, device_claims_fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rwLock", nullptr, rw_lock_fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rwTryLock", nullptr, rw_try_lock_fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rwUnlock", nullptr, rw_unlock_fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"counterAdd", nullptr, counter_add_fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}
+
+}  // namespace daxfs

@@ -1,0 +1,144 @@
+#include "lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <utility>
+
+namespace daxfs {
+
+// --- device claims ---------------------------------------------------------------------
+
+struct Claim {
+  int fd;
+  int count;
+};
+
+static std::mutex g_claims_mutex;
+static std::map<uint64_t, Claim> g_claims;
+
+static uint64_t identity(const struct stat &st) {
+  // Mix st_dev into the high bits: inode numbers stay well below 2^40 in practice.
+  return (static_cast<uint64_t>(st.st_dev) << 40) ^ static_cast<uint64_t>(st.st_ino);
+}
+
+int device_claim(const char *path, uint64_t *id) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return err;
+  }
+  // Keep ids within JavaScript's safe integers.
+  uint64_t key = identity(st) & ((1ull << 53) - 1);
+  std::lock_guard<std::mutex> lock(g_claims_mutex);
+  auto it = g_claims.find(key);
+  if (it != g_claims.end()) {
+    close(fd);
+    it->second.count++;
+    *id = key;
+    return 0;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno == EWOULDBLOCK ? EBUSY : errno;
+    close(fd);
+    return err;
+  }
+  g_claims[key] = Claim{fd, 1};
+  *id = key;
+  return 0;
+}
+
+void device_release(uint64_t id) {
+  std::lock_guard<std::mutex> lock(g_claims_mutex);
+  auto it = g_claims.find(id);
+  if (it == g_claims.end()) return;
+  if (--it->second.count == 0) {
+    close(it->second.fd);  // closing the last descriptor drops the flock
+    g_claims.erase(it);
+  }
+}
+
+int device_claims(uint64_t id) {
+  std::lock_guard<std::mutex> lock(g_claims_mutex);
+  auto it = g_claims.find(id);
+  return it == g_claims.end() ? 0 : it->second.count;
+}
+
+// --- reader/writer locks -----------------------------------------------------------------
+
+struct RwEntry {
+  int readers = 0;
+  bool writer = false;
+  int waitingWriters = 0;
+  int users = 0;  // threads holding or waiting: the entry is freed at 0
+  std::condition_variable cv;
+};
+
+static std::mutex g_rw_mutex;
+static std::map<std::pair<uint64_t, uint64_t>, RwEntry> g_rw;
+
+static bool can_take(const RwEntry &e, bool exclusive) {
+  return exclusive ? (!e.writer && e.readers == 0) : (!e.writer && e.waitingWriters == 0);
+}
+
+static void take(RwEntry &e, bool exclusive) {
+  if (exclusive) e.writer = true; else e.readers++;
+}
+
+void rw_lock(uint64_t domain, uint64_t key, bool exclusive) {
+  std::unique_lock<std::mutex> lock(g_rw_mutex);
+  RwEntry &e = g_rw[{domain, key}];
+  e.users++;
+  if (exclusive) e.waitingWriters++;
+  e.cv.wait(lock, [&] { return exclusive ? (!e.writer && e.readers == 0) : (!e.writer && e.waitingWriters == 0); });
+  if (exclusive) e.waitingWriters--;
+  take(e, exclusive);
+}
+
+bool rw_try_lock(uint64_t domain, uint64_t key, bool exclusive) {
+  std::lock_guard<std::mutex> lock(g_rw_mutex);
+  RwEntry &e = g_rw[{domain, key}];
+  if (!can_take(e, exclusive)) {
+    if (e.users == 0) g_rw.erase({domain, key});
+    return false;
+  }
+  e.users++;
+  take(e, exclusive);
+  return true;
+}
+
+bool rw_unlock(uint64_t domain, uint64_t key, bool exclusive) {
+  std::lock_guard<std::mutex> lock(g_rw_mutex);
+  auto it = g_rw.find({domain, key});
+  if (it == g_rw.end()) return false;
+  RwEntry &e = it->second;
+  if (exclusive ? !e.writer : e.readers == 0) return false;
+  if (exclusive) e.writer = false; else e.readers--;
+  if (--e.users == 0) {
+    g_rw.erase(it);
+  } else {
+    e.cv.notify_all();
+  }
+  return true;
+}
+
+// --- counters ----------------------------------------------------------------------------
+
+static std::mutex g_counter_mutex;
+static std::map<std::pair<uint64_t, uint64_t>, int64_t> g_counters;
+
+int64_t counter_add(uint64_t domain, uint64_t key, int64_t delta) {
+  std::lock_guard<std::mutex> lock(g_counter_mutex);
+  return g_counters[{domain, key}] += delta;
+}
+
+}  // namespace daxfs
