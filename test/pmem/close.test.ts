@@ -143,6 +143,7 @@ describe('garbage collection (child processes with --expose-gc)', () => {
   let keep: ChildResult;
   let drop: ChildResult;
   let churn: ChildResult;
+  let bound: ChildResult;
   let file: string;
   let file2: string;
 
@@ -151,7 +152,7 @@ describe('garbage collection (child processes with --expose-gc)', () => {
     file = path.join(d, 'keep');
     file2 = path.join(d, 'drop');
     fs.writeFileSync(file, pattern(1 << 20, 4));
-    [keep, drop, churn] = await Promise.all([
+    [keep, drop, churn, bound] = await Promise.all([
       runChildAsync(GC + `
         (async () => {
           let m = daxfs.mapFile(process.env.F);
@@ -195,6 +196,19 @@ describe('garbage collection (child processes with --expose-gc)', () => {
           out({ before, after });
         })();
       `, {}, { nodeArgs: ['--expose-gc'] }),
+      runChildAsync(GC + `
+        (async () => {
+          let m = daxfs.mapFile(process.env.F, { create: true, size: 1 << 20 });
+          const { persist, flush, drain } = m;  // the hot-path functions, kept on their own
+          m = null;
+          await settle(10);
+          const res = { mapped: mapped(process.env.F) };
+          for (const [name, fn] of [['persist', () => persist(0, 64)], ['flush', () => flush(0, 64)], ['drain', () => drain()]]) {
+            try { fn(); res[name] = 'ok'; } catch (e) { res[name] = e.code; }
+          }
+          out(res);
+        })();
+      `, { F: path.join(d, 'bound') }, { nodeArgs: ['--expose-gc'] }),
     ]);
   }, 90000);
 
@@ -209,6 +223,13 @@ describe('garbage collection (child processes with --expose-gc)', () => {
     expect(describeChild(drop)).toMatch(/^status 0, signal null/);
     expect(lastJson(drop)).toEqual({ unmapped: true });
     expect(fs.readFileSync(file2).subarray(0, 4096).every((b) => b === 0x44)).toBe(true);
+  });
+
+  test('persist, flush and drain taken off a mapping keep it mapped and working after the mapping object is collected', () => {
+    // mapping.h: "memory is unmapped only after close() or when nothing can reach it any more";
+    // a bound persist() still reaches it, so the mapping must not be unmapped under it.
+    expect(describeChild(bound)).toMatch(/^status 0, signal null/);
+    expect(lastJson(bound)).toEqual({ mapped: true, persist: 'ok', flush: 'ok', drain: 'ok' });
   });
 
   test('hundreds of mappings, some closed and some dropped, are all released by gc (no growth in /proc/self/maps)', () => {
