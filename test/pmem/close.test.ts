@@ -110,6 +110,37 @@ describe('use after close (child process)', () => {
   });
 });
 
+describe('close() while the thread pool still reads a view (child process)', () => {
+  test('close() during an async zlib.deflate of a view does not crash the process', async () => {
+    // zlib reads the view's memory on a libuv thread; close() detaches the view at once, but
+    // the thread holds a raw pointer. "A detached view never touches unmapped memory."
+    const r = await runChildAsync(`
+      const zlib = require('node:zlib');
+      const m = daxfs.mapAnonymous(16 << 20);
+      const v = m.view(0, 16 << 20);
+      for (let i = 0; i < v.length; i += 64) v[i] = (i * 7) & 0xff;
+      zlib.deflate(v, { level: 9 }, (err, res) => out({ done: true, error: err ? err.code : null }));
+      setImmediate(() => m.close());
+    `);
+    expect(describeChild(r)).toMatch(/^status 0, signal null/);
+  });
+
+  test('close() during an async fs.write of a view fails that write (EFAULT) instead of crashing', async () => {
+    const file = path.join(makeTempDir('daxfs-close-'), 'out');
+    const r = await runChildAsync(`
+      const m = daxfs.mapAnonymous(16 << 20);
+      const v = m.view(0, 16 << 20);
+      const fd = fs.openSync(process.env.F, 'w');
+      fs.write(fd, v, 0, v.length, 0, (err, n) => out({ error: err ? err.code : null, n }));
+      m.close();
+    `, { F: file });
+    expect(describeChild(r)).toMatch(/^status 0, signal null/);
+    const res = lastJson<{ error: string | null; n: number }>(r);
+    // either the write finished before the unmap, or the kernel refused the unmapped source
+    expect(res.error === 'EFAULT' || (res.error === null && res.n === 16 << 20)).toBe(true);
+  });
+});
+
 describe('close() in this process', () => {
   test('closed flips from false to true; a second close() does nothing', () => {
     const m = mapAnonymous(4096);
