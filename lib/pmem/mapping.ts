@@ -19,8 +19,11 @@ export interface StoreOptions {
 
 function storeMode(options?: StoreOptions): number {
   if (options === undefined) return 1;
-  if (options.persist === false) return 0;
-  return options.drain === false ? 2 : 1;
+  const o = checkOptions<StoreOptions>(options, 'options');
+  const persist = checkBoolean(o.persist, 'options.persist');
+  const drain = checkBoolean(o.drain, 'options.drain');
+  if (persist === false) return 0;
+  return drain === false ? 2 : 1;
 }
 
 export interface PmemMapping {
@@ -87,16 +90,18 @@ class NativePmemMapping implements PmemMapping {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    // A detached first window also means closed (close() reached through another path).
+    return this.#closed || this.#windows[0].byteLength === 0;
   }
 
   view(offset: number, length: number): Buffer {
     checkSize(offset, 'offset');
     checkSize(length, 'length');
-    if (this.#closed) throw new DaxError('EBADF', 'the mapping is closed', { errno: -9 });
+    if (this.closed) throw new DaxError('EBADF', 'the mapping is closed', { errno: -9 });
     if (offset + length > this.size) {
       throw argError('ERR_OUT_OF_RANGE', `The range [${offset}, ${offset + length}) is out of range. The mapping is ${this.size} bytes`);
     }
+    if (length === 0) return Buffer.alloc(0);
     const index = Math.floor(offset / this.windowSize);
     const start = offset - index * this.windowSize;
     if (start + length > this.windowSize) {
@@ -124,7 +129,12 @@ class NativePmemMapping implements PmemMapping {
 /** Maps a device-DAX node, a file on a DAX filesystem (MAP_SYNC), or a plain file. */
 export function mapFile(path: string, options?: MapFileOptions): PmemMapping {
   checkString(path, 'path');
-  const o = checkOptions<MapFileOptions>(options, 'options');
+  const given = checkOptions<MapFileOptions>(options, 'options');
+  // Read every option once, so getters run once and native code sees plain values.
+  const o: MapFileOptions = {
+    size: given.size, offset: given.offset, create: given.create, exclusive: given.exclusive,
+    mode: given.mode, sparse: given.sparse, private: given.private, sync: given.sync,
+  };
   if (o.size !== undefined) checkSize(o.size, 'options.size');
   if (o.offset !== undefined) checkSize(o.offset, 'options.offset');
   if (o.mode !== undefined) checkSize(o.mode, 'options.mode');

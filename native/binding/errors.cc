@@ -1,6 +1,7 @@
 #include "errors.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "addon.h"
 
@@ -59,8 +60,12 @@ bool get_size_arg(napi_env env, napi_value value, const char *what, uint64_t &ou
     return false;
   }
   if (!(d >= 0) || d > 9007199254740991.0 || std::floor(d) != d) {
+    char shown[64];
+    if (std::isnan(d)) std::snprintf(shown, sizeof shown, "NaN");
+    else if (std::isinf(d)) std::snprintf(shown, sizeof shown, d > 0 ? "Infinity" : "-Infinity");
+    else std::snprintf(shown, sizeof shown, "%.17g", d);
     throw_range(env, std::string("The value of \"") + what +
-                "\" is out of range. It must be a non-negative safe integer. Received " + std::to_string(d));
+                "\" is out of range. It must be a non-negative safe integer. Received " + shown);
     return false;
   }
   out = static_cast<uint64_t>(d);

@@ -23,6 +23,7 @@ static void unref(MappingState *s) {
     std::lock_guard<std::mutex> lock(g_live_mutex);
     g_live.erase(s);
   }
+  unmap(s->map);  // the placeholder left by close(), or the mapping itself
   delete s;
 }
 
@@ -36,7 +37,7 @@ static void finalize_handle(napi_env env, void *data, void *) {
     s->closed = true;
     for (napi_ref r : s->windows) napi_delete_reference(env, r);
     s->windows.clear();
-    unmap(s->map);
+    retire(s->map);
   }
   unref(s);
 }
@@ -51,7 +52,9 @@ static void detach_and_unmap(napi_env env, MappingState *s) {
     if (env) napi_delete_reference(env, r);
   }
   s->windows.clear();
-  unmap(s->map);
+  // Native code that still holds a raw pointer (a libuv thread reading a view) must not
+  // fault: put throwaway anonymous memory where the mapping was; the GC unmaps it later.
+  retire(s->map);
 }
 
 void close_all_mappings(napi_env env) {
@@ -191,6 +194,20 @@ static void store(napi_env env, MappingState *s, uint64_t off, const void *src, 
   }
 }
 
+static bool get_store_mode(napi_env env, napi_value v, int32_t &mode) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_number || napi_get_value_int32(env, v, &mode) != napi_ok) {
+    throw_type(env, "The \"mode\" argument must be of type number (0 plain, 1 persist, 2 no drain)");
+    return false;
+  }
+  if (mode < kStorePlain || mode > kStoreNoDrain) {
+    throw_range(env, "The value of \"mode\" is out of range. It must be 0, 1 or 2. Received " + std::to_string(mode));
+    return false;
+  }
+  return true;
+}
+
 static bool get_bytes(napi_env env, napi_value v, const void *&ptr, size_t &len) {
   bool is;
   if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
@@ -244,7 +261,7 @@ static napi_value copy_fn(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   int32_t mode = kStorePersist;
-  if (argc >= 3) napi_get_value_int32(env, argv[2], &mode);
+  if (argc >= 3 && !get_store_mode(env, argv[2], mode)) return nullptr;
   if (len) store(env, s, off, src, 0, len, mode);
   return nullptr;
 }
@@ -270,7 +287,7 @@ static napi_value fill_fn(napi_env env, napi_callback_info info) {
   }
   if (!get_range(env, s, argv[0], argv[2], off, len)) return nullptr;
   int32_t mode = kStorePersist;
-  if (argc >= 4) napi_get_value_int32(env, argv[3], &mode);
+  if (argc >= 4 && !get_store_mode(env, argv[3], mode)) return nullptr;
   if (len) store(env, s, off, nullptr, static_cast<int>(value), len, mode);
   return nullptr;
 }
@@ -300,11 +317,15 @@ static napi_value make_string(napi_env env, const char *s) {
   return v;
 }
 
+// A function held on its own (`const { persist } = mapping`) keeps the mapping alive, as
+// a view does: the handle is unmapped by the GC only when nothing can reach it.
 static void add_function(napi_env env, napi_value obj, const char *name, napi_callback cb, MappingState *s) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, s, &fn);
   ref(s);
   napi_add_finalizer(env, fn, s, finalize_unref, nullptr, nullptr);
+  napi_property_descriptor owner = {"daxfsMapping", nullptr, nullptr, nullptr, nullptr, obj, napi_default, nullptr};
+  napi_define_properties(env, fn, 1, &owner);
   set(env, obj, name, fn);
 }
 
@@ -380,23 +401,34 @@ static napi_value make_handle(napi_env env, const Mapping &m) {
   return obj;
 }
 
-static bool get_prop(napi_env env, napi_value obj, const char *name, napi_value &out) {
+// 1: present, 0: absent or undefined, -1: reading it threw (the exception stays pending).
+static int get_prop(napi_env env, napi_value obj, const char *name, napi_value &out) {
   bool has = false;
-  if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has) return false;
-  napi_get_named_property(env, obj, name, &out);
+  if (napi_has_named_property(env, obj, name, &has) != napi_ok) return -1;
+  if (!has) return 0;
+  if (napi_get_named_property(env, obj, name, &out) != napi_ok) return -1;
   napi_valuetype t;
   napi_typeof(env, out, &t);
-  return t != napi_undefined;
+  return t == napi_undefined ? 0 : 1;
 }
 
 static bool get_bool_opt(napi_env env, napi_value obj, const char *name, bool &out) {
   napi_value v;
-  if (!get_prop(env, obj, name, v)) return true;
+  int got = get_prop(env, obj, name, v);
+  if (got <= 0) return got == 0;
   if (napi_get_value_bool(env, v, &out) != napi_ok) {
     throw_type(env, std::string("The \"options.") + name + "\" property must be of type boolean");
     return false;
   }
   return true;
+}
+
+static bool get_size_opt(napi_env env, napi_value obj, const char *name, uint64_t &out, bool *present) {
+  napi_value v;
+  int got = get_prop(env, obj, name, v);
+  if (got <= 0) return got == 0;
+  if (present) *present = true;
+  return get_size_arg(env, v, (std::string("options.") + name).c_str(), out);
 }
 
 // mapFile(path, options) - options already validated in JS; checked again here.
@@ -420,27 +452,27 @@ napi_value map_file_binding(napi_env env, napi_callback_info info) {
   if (argc >= 2) napi_typeof(env, argv[1], &t);
   if (t == napi_object) {
     napi_value obj = argv[1], v;
-    if (get_prop(env, obj, "size", v)) {
-      if (!get_size_arg(env, v, "options.size", o.size)) return nullptr;
-      o.hasSize = true;
+    uint64_t mode = o.mode;
+    if (!get_size_opt(env, obj, "size", o.size, &o.hasSize) || !get_size_opt(env, obj, "offset", o.offset, nullptr) ||
+        !get_size_opt(env, obj, "mode", mode, nullptr))
+      return nullptr;
+    if (mode > 07777) {
+      throw_range(env, "The value of \"options.mode\" is out of range. It must be <= 0o7777");
+      return nullptr;
     }
-    if (get_prop(env, obj, "offset", v) && !get_size_arg(env, v, "options.offset", o.offset)) return nullptr;
-    if (get_prop(env, obj, "mode", v)) {
-      uint64_t mode;
-      if (!get_size_arg(env, v, "options.mode", mode)) return nullptr;
-      if (mode > 07777) {
-        throw_range(env, "The value of \"options.mode\" is out of range. It must be <= 0o7777");
-        return nullptr;
-      }
-      o.mode = static_cast<unsigned>(mode);
-    }
+    o.mode = static_cast<unsigned>(mode);
     if (!get_bool_opt(env, obj, "create", o.create) || !get_bool_opt(env, obj, "exclusive", o.exclusive) ||
         !get_bool_opt(env, obj, "sparse", o.sparse) || !get_bool_opt(env, obj, "private", o.isPrivate))
       return nullptr;
-    if (get_prop(env, obj, "sync", v)) {
+    int got = get_prop(env, obj, "sync", v);
+    if (got < 0) return nullptr;
+    if (got > 0) {
       char buf[16] = {0};
       size_t n = 0;
-      napi_get_value_string_utf8(env, v, buf, sizeof buf, &n);
+      if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &n) != napi_ok) {
+        throw_value(env, "The \"options.sync\" property must be 'auto' or 'required'");
+        return nullptr;
+      }
       std::string sync(buf, n);
       if (sync != "auto" && sync != "required") {
         throw_value(env, "The \"options.sync\" property must be 'auto' or 'required'");

@@ -98,16 +98,22 @@ static bool map_regular(int fd, const char *path, bool created, const struct sta
     return fail(error, EINVAL, "mmap", p + (created ? ": size is required when creating a file"
                                                      : ": the file is empty (or shorter than offset); pass size to extend it"));
   uint64_t end = o.offset + size;
-  if (!o.isPrivate && static_cast<uint64_t>(st.st_size) < end) {
-    if (ftruncate(fd, static_cast<off_t>(end)) != 0) return fail(error, errno, "ftruncate", p + ": cannot extend the file");
-  }
+  if (o.isPrivate && static_cast<uint64_t>(st.st_size) < end)
+    return fail(error, EINVAL, "mmap", p + ": a private mapping cannot extend the file");
+  // Any failure after the file grew gives it its old size back.
+  const bool grows = !o.isPrivate && static_cast<uint64_t>(st.st_size) < end;
+  auto undo = [&] {
+    if (grows && ftruncate(fd, st.st_size) != 0) { /* best effort: the error reported is the first one */ }
+  };
+  if (grows && ftruncate(fd, static_cast<off_t>(end)) != 0) return fail(error, errno, "ftruncate", p + ": cannot extend the file");
   if (!o.isPrivate && !o.sparse) {
     // Preallocate so a later store cannot fault with SIGBUS on a full filesystem.
     int err = posix_fallocate(fd, static_cast<off_t>(o.offset), static_cast<off_t>(size));
-    if (err != 0) return fail(error, err, "posix_fallocate", p + ": cannot allocate " + std::to_string(size) + " bytes");
+    if (err != 0) {
+      undo();
+      return fail(error, err, "posix_fallocate", p + ": cannot allocate " + std::to_string(size) + " bytes");
+    }
   }
-  if (o.isPrivate && static_cast<uint64_t>(st.st_size) < end)
-    return fail(error, EINVAL, "mmap", p + ": a private mapping cannot extend the file");
   size_t boundary = alignment_for(size);
   const int prot = PROT_READ | PROT_WRITE;
   void *m = MAP_FAILED;
@@ -117,17 +123,25 @@ static bool map_regular(int fd, const char *path, bool created, const struct sta
     if (m != MAP_FAILED) {
       kind = MapKind::FsDax;
     } else if (errno != EOPNOTSUPP && errno != EINVAL) {
-      return fail(error, errno, "mmap", p + ": cannot map the file");
+      int err = errno;
+      undo();
+      return fail(error, err, "mmap", p + ": cannot map the file");
     } else if (o.syncRequired) {
+      undo();
       return fail(error, EOPNOTSUPP, "mmap",
                   p + ": MAP_SYNC is not supported here (sync: 'required' needs a file on a filesystem mounted with -o dax, or a device-DAX node)");
     }
   }
   if (m == MAP_FAILED) {
     m = map_aligned(size, boundary, prot, o.isPrivate ? MAP_PRIVATE : MAP_SHARED, fd, static_cast<off_t>(o.offset));
-    if (m == MAP_FAILED) return fail(error, errno, "mmap", p + ": cannot map the file");
+    if (m == MAP_FAILED) {
+      int err = errno;
+      undo();
+      return fail(error, err, "mmap", p + ": cannot map the file");
+    }
   }
-  out = Mapping{m, size, kind, o.isPrivate, 0};
+  Mapping mapped{m, size, kind, o.isPrivate, 0};
+  out = mapped;
   return true;
 }
 
@@ -172,6 +186,12 @@ bool map_file(const char *path, const MapOptions &o, Mapping &out, MapError &err
 void unmap(Mapping &m) {
   if (m.base) munmap(m.base, m.size);
   m.base = nullptr;
+}
+
+void retire(Mapping &m) {
+  if (!m.base) return;
+  void *r = mmap(m.base, m.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  if (r == MAP_FAILED) unmap(m);  // out of memory for the placeholder: plain unmap
 }
 
 int sync_pages(const Mapping &m, size_t offset, size_t length) {

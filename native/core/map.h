@@ -37,6 +37,9 @@ struct MapError {
 bool map_file(const char *path, const MapOptions &options, Mapping &out, MapError &error);
 bool map_anonymous(size_t size, Mapping &out, MapError &error);
 void unmap(Mapping &mapping);
+// Replaces the mapping with private anonymous memory at the same addresses (one atomic
+// mmap), releasing the file or device while stale pointers stay harmless; unmap() later.
+void retire(Mapping &mapping);
 
 // msync(MS_SYNC) of the pages that cover [offset, offset+length) of a file mapping.
 int sync_pages(const Mapping &mapping, size_t offset, size_t length);

@@ -154,9 +154,9 @@ describe('PmemMapping methods', () => {
       expect(m.view(65530, 6).every((b) => b === 0)).toBe(true);
     });
     test('options that is not an object, or options.persist that is not a boolean -> ERR_INVALID_ARG_TYPE', () => {
-      for (const bad of ['nope', 1, false]) expectArgError(() => m.copy(0, Buffer.alloc(1), bad as object), 'ERR_INVALID_ARG_TYPE', 'options');
+      for (const bad of ['nope', 1, false]) expectArgError(() => m.copy(0, Buffer.alloc(1), bad as unknown as object), 'ERR_INVALID_ARG_TYPE', 'options');
       for (const bad of ['no', 0, null]) {
-        expectArgError(() => m.copy(0, Buffer.alloc(1), { persist: bad as boolean }), 'ERR_INVALID_ARG_TYPE', 'options.persist');
+        expectArgError(() => m.copy(0, Buffer.alloc(1), { persist: bad as unknown as boolean }), 'ERR_INVALID_ARG_TYPE', 'options.persist');
       }
     });
   });
@@ -185,9 +185,9 @@ describe('PmemMapping methods', () => {
       expect(m.view(65000, 536).every((b) => b === 0)).toBe(true);
     });
     test('options that is not an object, or options.persist that is not a boolean -> ERR_INVALID_ARG_TYPE', () => {
-      for (const bad of ['nope', 1, true]) expectArgError(() => m.fill(0, 1, 1, bad as object), 'ERR_INVALID_ARG_TYPE', 'options');
+      for (const bad of ['nope', 1, true]) expectArgError(() => m.fill(0, 1, 1, bad as unknown as object), 'ERR_INVALID_ARG_TYPE', 'options');
       for (const bad of ['yes', 1, null]) {
-        expectArgError(() => m.fill(0, 1, 1, { persist: bad as boolean }), 'ERR_INVALID_ARG_TYPE', 'options.persist');
+        expectArgError(() => m.fill(0, 1, 1, { persist: bad as unknown as boolean }), 'ERR_INVALID_ARG_TYPE', 'options.persist');
       }
     });
   });
@@ -269,27 +269,28 @@ describe('the native binding checks arguments on its own', () => {
   });
 
   test('handle.copy: bad offset, non-view source, missing source, past the end', () => {
-    expectArgError(() => h.copy(NaN, Buffer.alloc(1), true), 'ERR_OUT_OF_RANGE', 'offset');
-    expectArgError(() => h.copy('0' as any, Buffer.alloc(1), true), 'ERR_INVALID_ARG_TYPE', 'offset');
-    expectArgError(() => h.copy(0, 'abc' as any, true), 'ERR_INVALID_ARG_TYPE', 'source');
-    expectArgError(() => h.copy(0, new ArrayBuffer(8) as any, true), 'ERR_INVALID_ARG_TYPE', 'source');
+    expectArgError(() => h.copy(NaN, Buffer.alloc(1), 1), 'ERR_OUT_OF_RANGE', 'offset');
+    expectArgError(() => h.copy('0' as any, Buffer.alloc(1), 1), 'ERR_INVALID_ARG_TYPE', 'offset');
+    expectArgError(() => h.copy(0, 'abc' as any, 1), 'ERR_INVALID_ARG_TYPE', 'source');
+    expectArgError(() => h.copy(0, new ArrayBuffer(8) as any, 1), 'ERR_INVALID_ARG_TYPE', 'source');
     expectArgError(() => (h.copy as any)(0), 'ERR_INVALID_ARG_TYPE');
-    expectArgError(() => h.copy(4090, Buffer.alloc(7), true), 'ERR_OUT_OF_RANGE');
-    expectArgError(() => h.copy(2 ** 53 - 1, new Float64Array(1), true), 'ERR_OUT_OF_RANGE');
+    expectArgError(() => h.copy(4090, Buffer.alloc(7), 1), 'ERR_OUT_OF_RANGE');
+    expectArgError(() => h.copy(2 ** 53 - 1, new Float64Array(1), 1), 'ERR_OUT_OF_RANGE');
   });
 
-  test('handle.copy / handle.fill: a persist flag that is not a boolean -> ERR_INVALID_ARG_TYPE', () => {
-    expectArgError(() => h.copy(0, Buffer.alloc(1), 'x' as any), 'ERR_INVALID_ARG_TYPE', 'persist');
-    expectArgError(() => h.fill(0, 1, 1, 0 as any), 'ERR_INVALID_ARG_TYPE', 'persist');
+  test('handle.copy / handle.fill: a store mode that is not 0, 1 or 2 -> ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE', () => {
+    expectArgError(() => h.copy(0, Buffer.alloc(1), 'x' as any), 'ERR_INVALID_ARG_TYPE', 'mode');
+    expectArgError(() => h.fill(0, 1, 1, true as any), 'ERR_INVALID_ARG_TYPE', 'mode');
+    expectArgError(() => h.copy(0, Buffer.alloc(1), 3), 'ERR_OUT_OF_RANGE', 'mode');
   });
 
   test('handle.fill: value 256 or -1 -> ERR_OUT_OF_RANGE; missing arguments -> ERR_INVALID_ARG_TYPE; past the end', () => {
-    expectArgError(() => h.fill(0, 256, 1, true), 'ERR_OUT_OF_RANGE', 'value');
-    expectArgError(() => h.fill(0, -1, 1, true), 'ERR_OUT_OF_RANGE', 'value');
-    expectArgError(() => h.fill(0, 'a' as any, 1, true), 'ERR_INVALID_ARG_TYPE', 'value');
+    expectArgError(() => h.fill(0, 256, 1, 1), 'ERR_OUT_OF_RANGE', 'value');
+    expectArgError(() => h.fill(0, -1, 1, 1), 'ERR_OUT_OF_RANGE', 'value');
+    expectArgError(() => h.fill(0, 'a' as any, 1, 1), 'ERR_INVALID_ARG_TYPE', 'value');
     expectArgError(() => (h.fill as any)(0, 1), 'ERR_INVALID_ARG_TYPE');
-    expectArgError(() => h.fill(4096, 1, 1, true), 'ERR_OUT_OF_RANGE');
-    expectArgError(() => h.fill(0, 1, 4097, true), 'ERR_OUT_OF_RANGE');
+    expectArgError(() => h.fill(4096, 1, 1, 1), 'ERR_OUT_OF_RANGE');
+    expectArgError(() => h.fill(0, 1, 4097, 1), 'ERR_OUT_OF_RANGE');
   });
 
   test('setSysfsRootForTests: a non-string -> ERR_INVALID_ARG_TYPE', () => {
@@ -298,7 +299,7 @@ describe('the native binding checks arguments on its own', () => {
   });
 
   test('the handle still works after every bad call', () => {
-    h.copy(0, Buffer.from('ok'), true);
+    h.copy(0, Buffer.from('ok'), 1);
     expect(Buffer.from(h.windows[0], 0, 2).toString()).toBe('ok');
   });
 });
