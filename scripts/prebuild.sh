@@ -6,7 +6,9 @@
 # Node's headers come from npm_config_nodedir (default /usr): nothing is downloaded.
 # The build runs in a staged copy (binding.gyp, native/, package.json), so a developer's
 # build/ is never wiped. Each binary's ELF machine must match its folder, or this fails;
-# the minimum glibc and the libstdc++ symbol versions each needs are printed.
+# the minimum glibc and the libstdc++ symbol versions each needs are printed, with a warning
+# when they are newer than what Node itself needs (PREBUILD_STRICT=1 makes that an error).
+# JOBS (default 2) is passed to node-gyp for parallel compiles.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,6 +50,17 @@ report_needs() {
   printf '  %-26s %s\n' "glibc symbols needing it:" \
     "$($objdump -T "$bin" | awk -v v="$glibc" '$0 ~ v"[ )]" {print $NF}' | sort -u | tr '\n' ' ')"
   printf '  %-26s %s\n' "libstdc++/libgcc versions:" "${cxx:-none}"
+  # Node itself needs some glibc and libstdc++: a prebuild should need no newer ones.
+  local node_glibc node_cxx cxxmax
+  node_glibc=$(objdump -T "$(command -v node)" 2>/dev/null | grep -oE '\bGLIBC_[0-9.]+' | sort -uV | tail -n1 || true)
+  node_cxx=$(objdump -T "$(command -v node)" 2>/dev/null | grep -oE '\bGLIBCXX_[0-9.]+' | sort -uV | tail -n1 || true)
+  cxxmax=$(grep '^GLIBCXX_' <<<"$needs" | sort -V | tail -n1 || true)
+  newer() { [[ -n $1 && -n $2 && $1 != "$2" && $(printf '%s\n%s\n' "$1" "$2" | sort -V | tail -n1) == "$1" ]]; }
+  if newer "$glibc" "$node_glibc" || newer "$cxxmax" "$node_cxx"; then
+    printf '  WARNING: needs %s, newer than Node itself (%s): it will not load on every system Node runs on\n' \
+      "$glibc${cxxmax:+ and $cxxmax}" "$node_glibc and $node_cxx"
+    [[ ${PREBUILD_STRICT:-0} == 1 ]] && die "PREBUILD_STRICT=1: linux-$arch needs a newer C/C++ runtime than Node"
+  fi
   printf '  %-26s %s\n' "shared libraries needed:" \
     "$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
 }
@@ -55,10 +68,10 @@ report_needs() {
 for arch in "${ARCHES[@]}"; do
   want=$(machine_of "$arch")
   args=(--napi --strip --tag-libc --platform linux --arch "$arch" --target "node@$NODE_VERSION")
-  envs=()
+  envs=(JOBS="${JOBS:-2}")
   if [[ $arch == arm64 && $(uname -m) != aarch64 ]]; then
     bash "$REPO/scripts/arm64/toolchain.sh" cross
-    envs=(CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++
+    envs+=(CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++
           AR=aarch64-linux-gnu-ar STRIP=aarch64-linux-gnu-strip)
     args+=(--strip-bin aarch64-linux-gnu-strip)
   elif [[ $arch == x64 && $(uname -m) != x86_64 ]]; then
