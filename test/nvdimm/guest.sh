@@ -36,10 +36,9 @@ mount -t tmpfs -o size=256m tmpfs /tmp || fail "cannot mount tmpfs on /tmp"
 mount -t tmpfs tmpfs /run || fail "cannot mount tmpfs on /run"
 hostname daxfs-nvdimm 2>/dev/null || true
 
-# The NVDIMM stack. nfit finds the emulated NVDIMMs in the ACPI tables; nd_pmem gives
-# /dev/pmemN, dax_pmem and device_dax give /dev/daxN.M; ext4 for the fsdax mount.
+# The NVDIMM stack (the initramfs loaded these modules already: check).
 for m in nfit nd_pmem dax_pmem device_dax ext4; do
-  modprobe --ignore-install "$m" || fail "modprobe $m failed (is the kernel's module tree /lib/modules/$(uname -r) complete?)"
+  [ -d "/sys/module/$m" ] || modprobe --ignore-install "$m" || fail "module $m is not loaded and modprobe $m failed"
 done
 
 wait_for() { # wait_for SECONDS TEST-ARGS...

@@ -19,8 +19,9 @@ steps=${DAXFS_NVDIMM_STEPS:-"suite eadr powerfail"}
 [ $# -gt 0 ] && steps="$*"
 persistence=${DAXFS_NVDIMM_PERSISTENCE:-}          # '', cpu or mem-ctrl: the 'suite' step's machine
 eadr_tests=${DAXFS_NVDIMM_EADR_TESTS:-eadr}         # jest path pattern for the 'eadr' step
-boot_timeout=${DAXFS_NVDIMM_BOOT_TIMEOUT:-180}      # seconds from qemu start to the guest's READY
-boot_limit=${DAXFS_NVDIMM_STEP_TIMEOUT:-420}        # seconds for one boot, everything included
+boot_timeout=${DAXFS_NVDIMM_BOOT_TIMEOUT:-240}      # seconds from qemu start to the guest's READY
+boot_limit=${DAXFS_NVDIMM_STEP_TIMEOUT:-480}        # seconds for one boot, everything included
+total_limit=${DAXFS_NVDIMM_TIMEOUT:-1200}           # seconds for all boots together
 pmem_size=${DAXFS_NVDIMM_SIZE:-512M}                # each of the two NVDIMMs
 guest_cmd=${DAXFS_NVDIMM_GUEST_CMD:-}               # replaces the jest command (debugging)
 kernel_version=${DAXFS_NVDIMM_KERNEL:-}
@@ -59,9 +60,7 @@ ensure_packages() {
 }
 
 # ---------------------------------------------------------------------------------------
-# Kernel and initramfs: busybox, the modules the initramfs needs to reach the host's /,
-# and initramfs-init.sh as /init. The guest loads the NVDIMM modules itself, from the
-# host's /lib/modules, once it runs on the host's /.
+# Kernel and initramfs: busybox, the modules the guest needs, and initramfs-init.sh as /init.
 # ---------------------------------------------------------------------------------------
 pick_kernel() {
   local v
@@ -111,8 +110,12 @@ build_initramfs() {
   if ldd "$root/bin/busybox" >/dev/null 2>&1; then die "/bin/busybox is not static (install busybox-static)"; fi
   install -m 0755 "$here/initramfs-init.sh" "$root/init"
   : > "$root/modules/order"
-  for m in virtio_pci 9pnet_virtio 9p overlay; do
-    modprobe --show-depends -S "$kernel_version" "$m" > "$work/deps.txt" 2>&1 \
+  # virtio, 9p and overlay to reach the host's /; the NVDIMM stack (nfit finds the NVDIMMs in
+  # the ACPI tables, nd_pmem gives /dev/pmemN, dax_pmem and device_dax /dev/daxN.M) and ext4
+  # too: busybox's insmod from the initramfs is much faster than modprobe over 9p under TCG.
+  for m in virtio_pci 9pnet_virtio 9p overlay nfit nd_pmem dax_pmem device_dax ext4; do
+    # -C /dev/null: no install hooks (ndctl adds one for libnvdimm), just the modules.
+    modprobe -C /dev/null --show-depends -S "$kernel_version" "$m" > "$work/deps.txt" 2>&1 \
       || { cat "$work/deps.txt" >&2; die "module $m not found for kernel $kernel_version"; }
     while read -r line; do
       case "$line" in
@@ -147,8 +150,8 @@ new_backing_files() {
 
 jest_cmd() { # jest_cmd OUTDIR [PATTERN...]
   local out=$1; shift
-  echo "node node_modules/jest/bin/jest.js --config test/integration/jest.config.js --runInBand --ci" \
-       "--json --outputFile=$out/jest.json --cacheDirectory=$share/jest-cache $*"
+  echo "node node_modules/jest/bin/jest.js --config test/nvdimm/jest.guest.config.js --runInBand --ci" \
+       "--json --outputFile=$out/jest.json --cacheDirectory=/tmp/jest-cache $*"
 }
 
 # boot NAME PERSISTENCE NAMESPACES(create|keep) END(poweroff|crash) PHASE EXPECT_EADR COMMAND
@@ -172,8 +175,15 @@ boot() {
     printf 'DAXFS_VM_COMMAND=%q\n' "$cmd"
   } > "$share/job.env"
 
-  log "boot '$name': -machine $machine, namespaces $ns, ends with $end"
-  local t0=$SECONDS kernel_log="quiet loglevel=4"
+  local t0=$SECONDS limit=$boot_limit left=$(( total_limit - (SECONDS - boots_started) ))
+  [ "$left" -lt "$limit" ] && limit=$left
+  if [ "$limit" -le 30 ]; then
+    log "FAILED boot '$name': not started, the runner's ${total_limit}s (DAXFS_NVDIMM_TIMEOUT) are used up"
+    echo "not started: out of time" > "$out/error"
+    return 1
+  fi
+  log "boot '$name': -machine $machine, namespaces $ns, ends with $end (at most ${limit}s)"
+  local kernel_log="quiet loglevel=4"
   [ "${DAXFS_NVDIMM_DEBUG:-0}" = 1 ] && kernel_log="loglevel=7 printk.time=1"
   # The guest runs under TCG: side-channel mitigations (page-table isolation, retpolines)
   # only slow its syscalls down, and 5-level paging only slows its page walks.
@@ -200,8 +210,8 @@ boot() {
     if ! grep -qa '^DAXFS-NVDIMM: .*\] READY' "$console" && [ $((SECONDS - t0)) -ge "$boot_timeout" ]; then
       why="the guest was not ready after ${boot_timeout}s"; break
     fi
-    if [ $((SECONDS - t0)) -ge "$boot_limit" ]; then
-      why="the boot took longer than ${boot_limit}s"; break
+    if [ $((SECONDS - t0)) -ge "$limit" ]; then
+      why="the boot took longer than ${limit}s"; break
     fi
   done
   if [ -n "$why" ]; then
@@ -238,15 +248,24 @@ done
 pick_kernel
 unpack_kernel
 build_initramfs
-if [ -z "$guest_cmd" ] && [ -z "$(ls "$repo"/build/Release/*.node 2>/dev/null)" ] && [ -z "$(ls "$repo"/prebuilds/linux-x64/*.node 2>/dev/null)" ]; then
-  die "the native addon is not built: run 'npm run build' first"
+if [ -z "$guest_cmd" ]; then
+  # The guest runs the package as built (dist/ and the addon) and the integration tests
+  # transpiled to JavaScript beforehand (see compile-tests.js).
+  [ -r "$repo/node_modules/jest/bin/jest.js" ] || die "jest is not installed: run 'npm ci' first"
+  if [ -z "$(ls "$repo"/build/Release/*.node 2>/dev/null)" ] && [ -z "$(ls "$repo"/prebuilds/linux-x64/*.node 2>/dev/null)" ]; then
+    die "the native addon is not built: run 'npm run build' first"
+  fi
+  [ -r "$repo/dist/index.js" ] || die "dist/ is not built: run 'npm run build:ts' first"
+  stale=$(find "$repo/lib" -name '*.ts' -newer "$repo/dist/index.js" 2>/dev/null | head -n 3)
+  [ -z "$stale" ] || log "warning: dist/ is older than $(echo $stale): the guest tests the old build (npm run build:ts)"
+  node "$here/compile-tests.js" "$work/it" >&2 || die "cannot transpile test/integration"
 fi
-[ -n "$guest_cmd" ] || [ -r "$repo/node_modules/jest/bin/jest.js" ] || die "jest is not installed: run 'npm ci' first"
 rm -rf "$share"/suite "$share"/eadr "$share"/powerfail-* "$share/job.env"
 token="$(date +%s)-$$-$RANDOM"
 log "kernel $kernel_version, steps: $steps"
 
 failed_steps=0
+boots_started=$SECONDS
 for s in $steps; do
   case "$s" in
     suite)
