@@ -13,8 +13,14 @@ export interface NativeMapping {
   readonly windowSize: number;
   readonly align: number;
   readonly windows: ArrayBuffer[];
-  persist(offset: number, length: number): void;
-  flush(offset: number, length: number): void;
+  /** Two doubles (offset, length) the hot calls read when called without arguments. */
+  readonly args: ArrayBuffer;
+  /** copy() with the offset taken from args[0], one function per store mode. */
+  copyPersist(source: ArrayBufferView): void;
+  copyNoDrain(source: ArrayBufferView): void;
+  copyPlain(source: ArrayBufferView): void;
+  persist(offset?: number, length?: number): void;
+  flush(offset?: number, length?: number): void;
   drain(): void;
   /** mode: StoreMode (0 plain stores, 1 durable on return, 2 flushed, waiting for drain()). */
   copy(offset: number, source: ArrayBufferView, mode: number): void;

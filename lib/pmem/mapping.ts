@@ -61,17 +61,26 @@ export interface MapFileOptions {
   sync?: 'auto' | 'required';
 }
 
+function throwNotNumbers(offset: unknown, length: unknown): never {
+  checkSize(offset, 'offset');
+  checkSize(length, 'length');
+  throw argError('ERR_INVALID_ARG_TYPE', 'offset and length must be numbers');
+}
+
 class NativePmemMapping implements PmemMapping {
   readonly size: number;
   readonly kind: MappingKind;
   readonly isPmem: boolean;
   readonly granularity: Granularity;
-  // The hot calls go straight to native functions bound to this mapping: no JS in between,
-  // native code checks every argument, the range and the closed state.
+  // The hot calls are closures (so `const { persist } = mapping` works) that store offset
+  // and length into a Float64Array shared with native code and call a native function with
+  // no arguments: cheaper than converting JS numbers in native code. Native code checks the
+  // values (integers, range) and the closed state; the closures check the types.
   readonly persist: (offset: number, length: number) => void;
   readonly flush: (offset: number, length: number) => void;
   readonly drain: () => void;
   readonly #handle: NativeMapping;
+  readonly #args: Float64Array;
   readonly windowSize: number;
   readonly #windows: ArrayBuffer[];
   #closed = false;
@@ -84,9 +93,23 @@ class NativePmemMapping implements PmemMapping {
     this.kind = handle.kind;
     this.isPmem = handle.isPmem;
     this.granularity = handle.granularity;
-    this.persist = handle.persist;
-    this.flush = handle.flush;
+    const args = new Float64Array(handle.args);
+    const persist = handle.persist;
+    const flush = handle.flush;
+    this.persist = (offset: number, length: number): void => {
+      if (typeof offset !== 'number' || typeof length !== 'number') throwNotNumbers(offset, length);
+      args[0] = offset;
+      args[1] = length;
+      persist();
+    };
+    this.flush = (offset: number, length: number): void => {
+      if (typeof offset !== 'number' || typeof length !== 'number') throwNotNumbers(offset, length);
+      args[0] = offset;
+      args[1] = length;
+      flush();
+    };
     this.drain = handle.drain;
+    this.#args = args;
   }
 
   get closed(): boolean {
@@ -112,7 +135,14 @@ class NativePmemMapping implements PmemMapping {
   }
 
   copy(offset: number, source: ArrayBufferView, options?: StoreOptions): void {
-    this.#handle.copy(offset, source, storeMode(options));
+    if (typeof offset !== 'number') checkSize(offset, 'offset');
+    this.#args[0] = offset;
+    const h = this.#handle;
+    if (options === undefined) return h.copyPersist(source);
+    const mode = storeMode(options);
+    if (mode === 1) h.copyPersist(source);
+    else if (mode === 2) h.copyNoDrain(source);
+    else h.copyPlain(source);
   }
 
   fill(offset: number, value: number, length: number, options?: StoreOptions): void {

@@ -94,55 +94,80 @@ static bool get_range(napi_env env, MappingState *s, napi_value voff, napi_value
   return true;
 }
 
-static char *at(MappingState *s, uint64_t off) { return static_cast<char *>(s->map.base) + off; }
+static inline bool is_size(double d) { return d >= 0 && d <= 9007199254740991.0 && static_cast<double>(static_cast<uint64_t>(d)) == d; }
 
-static void do_flush(napi_env env, MappingState *s, uint64_t off, uint64_t len) {
-  switch (s->mode) {
-    case PersistMode::FlushFence:
-    case PersistMode::CpuOnly:
-      persist_ops().flush(at(s, off), len);
-      break;
-    case PersistMode::FenceOnly:
-      break;
-    case PersistMode::Msync:
-      if (int err = sync_pages(s->map, off, len)) throw_sys(env, err, "msync", "", "msync failed");
-      break;
+[[gnu::cold, gnu::noinline]] static void throw_bad_args(napi_env env, MappingState *s, double off, double len) {
+  if (!is_size(off)) {
+    throw_range(env, "The value of \"offset\" is out of range. It must be a non-negative safe integer");
+  } else if (!is_size(len)) {
+    throw_range(env, "The value of \"length\" is out of range. It must be a non-negative safe integer");
+  } else {
+    throw_range(env, "The range [" + std::to_string(static_cast<uint64_t>(off)) + ", " +
+                std::to_string(static_cast<uint64_t>(off + len)) + ") is out of range. The mapping is " +
+                std::to_string(s->map.size) + " bytes");
   }
 }
 
-static void do_drain(MappingState *s) {
-  if (s->mode != PersistMode::Msync) persist_ops().fence();
-}
-
-// persist(offset, length)
-static napi_value persist_fn(napi_env env, napi_callback_info info) {
+// The hot calls take (offset, length) either as arguments or, when called with none, from
+// the shared args array.
+static inline bool hot_range(napi_env env, napi_callback_info info, MappingState *&s, uint64_t &off, uint64_t &len) {
   size_t argc = 2;
   napi_value argv[2];
   void *data;
   napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
-  MappingState *s = open_state(env, data);
-  uint64_t off, len;
-  if (!s || argc < 2 || !get_range(env, s, argv[0], argv[1], off, len)) {
-    if (s && argc < 2) throw_type(env, "persist(offset, length) needs two numbers");
-    return nullptr;
+  s = static_cast<MappingState *>(data);
+  if (s->closed) {
+    throw_sys(env, EBADF, "", "", "the mapping is closed");
+    return false;
   }
+  double d_off, d_len;
+  if (argc == 0) {
+    d_off = s->args[0];
+    d_len = s->args[1];
+  } else {
+    if (argc < 2) {
+      throw_type(env, "two numbers are needed: offset and length");
+      return false;
+    }
+    if (napi_get_value_double(env, argv[0], &d_off) != napi_ok || napi_get_value_double(env, argv[1], &d_len) != napi_ok) {
+      throw_type(env, "The \"offset\" and \"length\" arguments must be of type number");
+      return false;
+    }
+  }
+  if (!is_size(d_off) || !is_size(d_len) || d_off + d_len > static_cast<double>(s->map.size)) {
+    throw_bad_args(env, s, d_off, d_len);
+    return false;
+  }
+  off = static_cast<uint64_t>(d_off);
+  len = static_cast<uint64_t>(d_len);
+  return true;
+}
+
+static char *at(MappingState *s, uint64_t off) { return static_cast<char *>(s->map.base) + off; }
+
+static inline void do_flush(napi_env env, MappingState *s, uint64_t off, uint64_t len) {
+  if (s->mode == PersistMode::Msync) {
+    if (int err = sync_pages(s->map, off, len)) throw_sys(env, err, "msync", "", "msync failed");
+    return;
+  }
+  s->flush(at(s, off), len);
+}
+
+// persist(offset, length), or persist() with the shared args
+static napi_value persist_fn(napi_env env, napi_callback_info info) {
+  MappingState *s;
+  uint64_t off, len;
+  if (!hot_range(env, info, s, off, len)) return nullptr;
   do_flush(env, s, off, len);
-  do_drain(s);
+  s->fence();
   return nullptr;
 }
 
-// flush(offset, length)
+// flush(offset, length), or flush() with the shared args
 static napi_value flush_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  void *data;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
-  MappingState *s = open_state(env, data);
+  MappingState *s;
   uint64_t off, len;
-  if (!s || argc < 2 || !get_range(env, s, argv[0], argv[1], off, len)) {
-    if (s && argc < 2) throw_type(env, "flush(offset, length) needs two numbers");
-    return nullptr;
-  }
+  if (!hot_range(env, info, s, off, len)) return nullptr;
   do_flush(env, s, off, len);
   return nullptr;
 }
@@ -151,7 +176,7 @@ static napi_value flush_fn(napi_env env, napi_callback_info info) {
 static napi_value drain_fn(napi_env env, napi_callback_info info) {
   void *data;
   napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
-  if (MappingState *s = open_state(env, data)) do_drain(s);
+  if (MappingState *s = open_state(env, data)) s->fence();
   return nullptr;
 }
 
@@ -189,7 +214,7 @@ static void store(napi_env env, MappingState *s, uint64_t off, const void *src, 
       } else {
         ops.fillNoDrain(dst, value, len);
       }
-      if (mode == kStorePersist) ops.fence();
+      if (mode == kStorePersist) s->fence();
       return;
   }
 }
@@ -210,12 +235,10 @@ static bool get_store_mode(napi_env env, napi_value v, int32_t &mode) {
 
 static bool get_bytes(napi_env env, napi_value v, const void *&ptr, size_t &len) {
   bool is;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t count, byte_offset;
-    napi_value ab;
-    void *p;
-    napi_get_typedarray_info(env, v, &type, &count, &p, &ab, &byte_offset);
+  napi_typedarray_type type;
+  size_t count;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, &count, &p, nullptr, nullptr) == napi_ok) {
     size_t elem = 1;
     switch (type) {
       case napi_int16_array: case napi_uint16_array: elem = 2; break;
@@ -228,7 +251,6 @@ static bool get_bytes(napi_env env, napi_value v, const void *&ptr, size_t &len)
     return true;
   }
   if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    void *p;
     napi_value ab;
     size_t byte_offset;
     napi_get_dataview_info(env, v, &len, &p, &ab, &byte_offset);
@@ -238,6 +260,8 @@ static bool get_bytes(napi_env env, napi_value v, const void *&ptr, size_t &len)
   throw_type(env, "The \"source\" argument must be a Buffer, TypedArray or DataView");
   return false;
 }
+
+static napi_value copy_common(napi_env env, MappingState *s, uint64_t off, const void *src, size_t len, napi_value vmode);
 
 // copy(offset, source, mode)
 static napi_value copy_fn(napi_env env, napi_callback_info info) {
@@ -255,13 +279,43 @@ static napi_value copy_fn(napi_env env, napi_callback_info info) {
   const void *src;
   size_t len;
   if (!get_size_arg(env, argv[0], "offset", off) || !get_bytes(env, argv[1], src, len)) return nullptr;
+  return copy_common(env, s, off, src, len, argc >= 3 ? argv[2] : nullptr);
+}
+
+// copyPersist / copyNoDrain / copyPlain (source): the JS fast path. The offset comes from
+// the shared args and the store mode from the function, so only the source is unpacked.
+template <int32_t Mode>
+static napi_value copy_args_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value source;
+  void *data;
+  napi_get_cb_info(env, info, &argc, &source, nullptr, &data);
+  MappingState *s = open_state(env, data);
+  if (!s) return nullptr;
+  if (argc < 1) {
+    throw_type(env, "The \"source\" argument must be a Buffer, TypedArray or DataView");
+    return nullptr;
+  }
+  const void *src;
+  size_t len;
+  if (!get_bytes(env, source, src, len)) return nullptr;
+  double d_off = s->args[0];
+  if (!is_size(d_off) || d_off + static_cast<double>(len) > static_cast<double>(s->map.size)) {
+    throw_bad_args(env, s, d_off, static_cast<double>(len));
+    return nullptr;
+  }
+  if (len) store(env, s, static_cast<uint64_t>(d_off), src, 0, len, Mode);
+  return nullptr;
+}
+
+static napi_value copy_common(napi_env env, MappingState *s, uint64_t off, const void *src, size_t len, napi_value vmode) {
   if (off > s->map.size || len > s->map.size - off) {
     throw_range(env, "copy of " + std::to_string(len) + " bytes at offset " + std::to_string(off) +
                 " runs past the end of the mapping (" + std::to_string(s->map.size) + " bytes)");
     return nullptr;
   }
   int32_t mode = kStorePersist;
-  if (argc >= 3 && !get_store_mode(env, argv[2], mode)) return nullptr;
+  if (vmode && !get_store_mode(env, vmode, mode)) return nullptr;
   if (len) store(env, s, off, src, 0, len, mode);
   return nullptr;
 }
@@ -349,6 +403,9 @@ static napi_value make_handle(napi_env env, const Mapping &m) {
     s->mode = PersistMode::CpuOnly;
     granularity = "none";
   }
+  static void (*const no_flush)(const void *, size_t) = [](const void *, size_t) {};
+  s->flush = s->mode == PersistMode::FenceOnly ? no_flush : persist_ops().flush;
+  s->fence = s->mode == PersistMode::Msync ? +[] {} : persist_ops().fence;
   {
     std::lock_guard<std::mutex> lock(g_live_mutex);
     g_live.insert(s);
@@ -392,6 +449,14 @@ static napi_value make_handle(napi_env env, const Mapping &m) {
     napi_set_element(env, windows, i, ab);
   }
   set(env, obj, "windows", windows);
+  napi_value args;
+  void *args_data;
+  napi_create_arraybuffer(env, 2 * sizeof(double), &args_data, &args);
+  s->args = static_cast<double *>(args_data);  // V8 never moves an ArrayBuffer's memory
+  set(env, obj, "args", args);                  // the handle keeps it alive
+  add_function(env, obj, "copyPersist", copy_args_fn<kStorePersist>, s);
+  add_function(env, obj, "copyNoDrain", copy_args_fn<kStoreNoDrain>, s);
+  add_function(env, obj, "copyPlain", copy_args_fn<kStorePlain>, s);
   add_function(env, obj, "persist", persist_fn, s);
   add_function(env, obj, "flush", flush_fn, s);
   add_function(env, obj, "drain", drain_fn, s);

@@ -25,6 +25,12 @@ constexpr uint64_t kWindowSize = 1ull << 31;
 struct MappingState {
   Mapping map;
   PersistMode mode = PersistMode::CpuOnly;
+  // Chosen once from the mode, so the hot calls do not switch per call.
+  void (*flush)(const void *, size_t) = nullptr;
+  void (*fence)() = nullptr;
+  // Offset and length of the next hot call, written by JS into a Float64Array over this
+  // memory: two stores from JS are far cheaper than converting two JS numbers in native code.
+  double *args = nullptr;
   bool closed = false;
   napi_env env = nullptr;
   std::atomic<int> refs{0};

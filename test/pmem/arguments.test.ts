@@ -258,7 +258,6 @@ describe('the native binding checks arguments on its own', () => {
       expectArgError(() => fn('a' as any, 1), 'ERR_INVALID_ARG_TYPE', 'offset');
       expectArgError(() => fn(0, {} as any), 'ERR_INVALID_ARG_TYPE', 'length');
       expectArgError(() => (fn as any)(0), 'ERR_INVALID_ARG_TYPE');
-      expectArgError(() => (fn as any)(), 'ERR_INVALID_ARG_TYPE');
       expectArgError(() => fn(-1, 1), 'ERR_OUT_OF_RANGE', 'offset');
       expectArgError(() => fn(0, 1.5), 'ERR_OUT_OF_RANGE', 'length');
       expectArgError(() => fn(0, Infinity), 'ERR_OUT_OF_RANGE', 'length');
@@ -266,6 +265,29 @@ describe('the native binding checks arguments on its own', () => {
       expectArgError(() => fn(4097, 0), 'ERR_OUT_OF_RANGE');
       expectArgError(() => fn(2 ** 53 - 1, 2 ** 53 - 1), 'ERR_OUT_OF_RANGE');
     }
+  });
+
+  test('handle.persist / flush / copy* with no arguments check the shared args array natively', () => {
+    const args = new Float64Array(h.args);
+    for (const fn of [h.persist, h.flush]) {
+      for (const [off, len, mentions] of [[-1, 1, 'offset'], [0, NaN, 'length'], [0.5, 1, 'offset'], [4000, 97, ''], [2 ** 53, 0, 'offset']] as const) {
+        args[0] = off;
+        args[1] = len;
+        expectArgError(() => (fn as any)(), 'ERR_OUT_OF_RANGE', mentions || undefined);
+      }
+      args[0] = 0;
+      args[1] = 16;
+      (fn as any)();
+    }
+    for (const copy of [h.copyPersist, h.copyNoDrain, h.copyPlain]) {
+      args[0] = -5;
+      expectArgError(() => copy(Buffer.alloc(1)), 'ERR_OUT_OF_RANGE', 'offset');
+      args[0] = 4095;
+      expectArgError(() => copy(Buffer.alloc(2)), 'ERR_OUT_OF_RANGE');
+      expectArgError(() => (copy as any)(), 'ERR_INVALID_ARG_TYPE');
+      expectArgError(() => copy('abc' as any), 'ERR_INVALID_ARG_TYPE', 'source');
+    }
+    args[0] = 0;
   });
 
   test('handle.copy: bad offset, non-view source, missing source, past the end', () => {
