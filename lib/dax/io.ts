@@ -1,10 +1,18 @@
 // daxIO: reads and writes that go straight to the device, no page cache (dax_do_io).
+import { DaxOperations } from '../block';
 import { DaxError } from '../errors';
 import { checkBytes, checkOneOf, checkSize } from '../validate';
-import { PAGE_SIZE, forEachPiece } from './access';
+import { PAGE_SIZE, Piece, nextPiece } from './access';
 import { BlockMapping, ConvertUnwritten, DaxInode, GetBlock } from './getblock';
 
-function daxOps(inode: DaxInode) {
+function zeroRange(inode: DaxInode, ops: DaxOperations, deviceBlock: number, within: number, length: number, piece: Piece): void {
+  for (let at = 0; at < length; at += piece.length) {
+    nextPiece(inode.device, deviceBlock, within + at, length - at, piece);
+    ops.zero(piece.offset, piece.length);
+  }
+}
+
+function daxOps(inode: DaxInode): DaxOperations {
   const ops = inode.device.dax;
   if (!inode.device.supportsDax || !ops) {
     throw new DaxError('EOPNOTSUPP', `${inode.device.name} has no direct access: use the page cache for inode ${inode.ino}`, { errno: -95 });
@@ -21,6 +29,7 @@ function daxRead(inode: DaxInode, position: number, buffer: Uint8Array, getBlock
   const ops = daxOps(inode);
   if (position >= inode.size) return 0;
   const end = Math.min(position + buffer.byteLength, inode.size);
+  const piece: Piece = { offset: 0, length: 0 };
   let pos = position;
   let done = 0;
   try {
@@ -35,10 +44,11 @@ function daxRead(inode: DaxInode, position: number, buffer: Uint8Array, getBlock
         buffer.fill(0, base, base + span);
         done = base + span;
       } else {
-        forEachPiece(inode.device, m, within, span, (offset, n, at) => {
-          ops.copyOut(offset, buffer, base + at, n);
-          done = base + at + n;  // count what really moved, in case a later piece fails
-        });
+        for (let at = 0; at < span; at += piece.length) {
+          nextPiece(inode.device, m.block, within + at, span - at, piece);
+          ops.copyOut(piece.offset, buffer, base + at, piece.length);
+          done = base + at + piece.length;  // what really moved, in case a later piece fails
+        }
       }
       pos += span;
     }
@@ -58,7 +68,8 @@ function daxWrite(inode: DaxInode, position: number, buffer: Uint8Array, getBloc
                   convert?: ConvertUnwritten): number {
   const ops = daxOps(inode);
   const end = position + buffer.byteLength;
-  const toConvert: Array<[number, number]> = [];
+  const piece: Piece = { offset: 0, length: 0 };
+  let toConvert: Array<[number, number]> | undefined;
   let pos = position;
   let done = 0;
   let failure: unknown;
@@ -72,27 +83,25 @@ function daxWrite(inode: DaxInode, position: number, buffer: Uint8Array, getBloc
       const span = Math.min(m.count * PAGE_SIZE - within, end - pos);
       const fresh = m.new || m.unwritten;
       const base = done;
-      if (fresh && within > 0) {
-        // The head of the first block is not written: it must read as zeros, not old bytes.
-        forEachPiece(inode.device, m, 0, within, (offset, n) => ops.zero(offset, n));
-      }
-      forEachPiece(inode.device, m, within, span, (offset, n, at) => {
+      // The parts of a fresh block the write does not cover must read as zeros, not old bytes.
+      if (fresh && within > 0) zeroRange(inode, ops, m.block, 0, within, piece);
+      for (let at = 0; at < span; at += piece.length) {
+        nextPiece(inode.device, m.block, within + at, span - at, piece);
         const from = base + at;
-        ops.copyIn(offset, n === buffer.byteLength ? buffer : buffer.subarray(from, from + n));
+        const n = piece.length;
+        ops.copyIn(piece.offset, n === buffer.byteLength ? buffer : buffer.subarray(from, from + n));
         done = from + n;
-      });
-      const tail = (within + span) % PAGE_SIZE;
-      if (fresh && tail !== 0) {
-        forEachPiece(inode.device, m, within + span, PAGE_SIZE - tail, (offset, n) => ops.zero(offset, n));
       }
-      if (m.unwritten) toConvert.push([block, Math.ceil((within + span) / PAGE_SIZE)]);
+      const tail = (within + span) % PAGE_SIZE;
+      if (fresh && tail !== 0) zeroRange(inode, ops, m.block, within + span, PAGE_SIZE - tail, piece);
+      if (m.unwritten) (toConvert ??= []).push([block, Math.ceil((within + span) / PAGE_SIZE)]);
       pos += span;
     }
   } catch (err) {
     failure = err;
   }
   ops.drain();   // one fence: everything above is durable from here
-  if (convert) for (const [block, count] of toConvert) convert(inode, block, count);
+  if (convert && toConvert) for (const [block, count] of toConvert) convert(inode, block, count);
   if (failure !== undefined && done === 0) throw failure;
   return done;
 }

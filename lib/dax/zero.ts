@@ -1,7 +1,7 @@
 // Zeroing parts of a DAX file's page: dax_zero_page_range and dax_truncate_page.
 import { DaxError } from '../errors';
 import { checkSize } from '../validate';
-import { PAGE_SIZE, forEachPiece } from './access';
+import { PAGE_SIZE, Piece, nextPiece } from './access';
 import { DaxInode, GetBlock } from './getblock';
 
 /**
@@ -20,7 +20,11 @@ export function daxZeroPageRange(inode: DaxInode, from: number, length: number, 
   if (!m.mapped || m.unwritten) return;
   const ops = inode.device.dax;
   if (!ops) throw new DaxError('EOPNOTSUPP', `${inode.device.name} has no direct access`, { errno: -95 });
-  forEachPiece(inode.device, m, within, length, (offset, n) => ops.zero(offset, n));
+  const piece: Piece = { offset: 0, length: 0 };
+  for (let at = 0; at < length; at += piece.length) {
+    nextPiece(inode.device, m.block, within + at, length - at, piece);
+    ops.zero(piece.offset, piece.length);
+  }
   ops.drain();
 }
 
