@@ -1,0 +1,162 @@
+// A redo journal that makes each metadata operation atomic across a crash at any store.
+//
+// One transaction at a time (operations run under the filesystem's lock): its records are
+// written to the journal area and made durable (barrier 1), then applied in place and made
+// durable (barrier 2), then `applied` is advanced with no barrier of its own: the next
+// transaction's first barrier orders it. A transaction counts when its checksum is valid
+// and its sequence number is above `applied`; mount replays it (the records are absolute
+// byte images, so replaying twice is harmless). A torn transaction fails its checksum and
+// is dropped, leaving the previous state.
+import * as zlib from 'node:zlib';
+import { DaxError } from '../errors';
+import { MetaIO } from './metaio';
+
+const HEADER_MAGIC = 0x4c4a5844;   // "DXJL"
+const TX_MAGIC = 0x58545844;       // "DXTX"
+const TX_HEADER = 24;              // magic u32, count u32, seq f64, bytes u32, crc u32
+const ENTRY_HEADER = 16;           // target f64, length u32, pad u32
+
+/** Journal area: `start` byte offset, `size` bytes (a block for the header, the rest for records). */
+export interface JournalArea {
+  start: number;
+  size: number;
+  blockSize: number;
+}
+
+export interface JournalStats {
+  commits: number;
+  replayed: number;
+}
+
+function pad8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+export class Transaction {
+  readonly entries: Array<{ target: number; data: Buffer }> = [];
+  #bytes = TX_HEADER;
+
+  /** Records that `data` is to be stored at byte `target` (later writes win). */
+  write(target: number, data: Uint8Array): void {
+    this.entries.push({ target, data: Buffer.from(data) });
+    this.#bytes += ENTRY_HEADER + pad8(data.byteLength);
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+}
+
+export class Journal {
+  readonly stats: JournalStats = { commits: 0, replayed: 0 };
+  #applied: number;
+
+  private constructor(private readonly io: MetaIO, private readonly area: JournalArea) {
+    this.#applied = 0;
+  }
+
+  get capacity(): number {
+    return this.area.size - this.area.blockSize;
+  }
+
+  get applied(): number {
+    return this.#applied;
+  }
+
+  /** Writes an empty journal (mkfs). */
+  static format(io: MetaIO, area: JournalArea): void {
+    const header = Buffer.alloc(16);
+    header.writeUInt32LE(HEADER_MAGIC, 0);
+    header.writeUInt32LE(1, 4);
+    header.writeDoubleLE(0, 8);   // applied
+    io.write(area.start, header);
+    io.write(area.start + area.blockSize, Buffer.alloc(TX_HEADER));
+    io.barrier();
+  }
+
+  /** Opens the journal and replays what a crash left; EUCLEAN when the header is not ours. */
+  static open(io: MetaIO, area: JournalArea): Journal {
+    const header = io.read(area.start, 16);
+    if (header.readUInt32LE(0) !== HEADER_MAGIC) {
+      throw new DaxError('EUCLEAN', `journal header at byte ${area.start} is corrupt (bad magic)`, { errno: -117 });
+    }
+    const j = new Journal(io, area);
+    j.#applied = header.readDoubleLE(8);
+    j.replay();
+    return j;
+  }
+
+  /** The committed transaction in the journal that is not applied yet, if any. */
+  #pending(): { seq: number; entries: Array<{ target: number; data: Buffer }> } | null {
+    const at = this.area.start + this.area.blockSize;
+    const head = this.io.read(at, TX_HEADER);
+    if (head.readUInt32LE(0) !== TX_MAGIC) return null;
+    const count = head.readUInt32LE(4);
+    const seq = head.readDoubleLE(8);
+    const bytes = head.readUInt32LE(16);
+    if (seq <= this.#applied || bytes < TX_HEADER || bytes > this.capacity) return null;
+    const whole = this.io.read(at, bytes);
+    if (crcOf(whole) !== whole.readUInt32LE(20)) return null;
+    const entries: Array<{ target: number; data: Buffer }> = [];
+    let off = TX_HEADER;
+    for (let i = 0; i < count; i++) {
+      const target = whole.readDoubleLE(off);
+      const length = whole.readUInt32LE(off + 8);
+      entries.push({ target, data: whole.subarray(off + ENTRY_HEADER, off + ENTRY_HEADER + length) });
+      off += ENTRY_HEADER + pad8(length);
+    }
+    return { seq, entries };
+  }
+
+  replay(): boolean {
+    const tx = this.#pending();
+    if (!tx) return false;
+    this.#apply(tx.seq, tx.entries);
+    this.stats.replayed++;
+    return true;
+  }
+
+  #apply(seq: number, entries: Array<{ target: number; data: Buffer }>): void {
+    for (const e of entries) this.io.write(e.target, e.data);
+    this.io.barrier();
+    const applied = Buffer.alloc(8);
+    applied.writeDoubleLE(seq, 0);
+    this.io.write(this.area.start + 8, applied);   // ordered by the next transaction's barrier
+    this.#applied = seq;
+  }
+
+  begin(): Transaction {
+    return new Transaction();
+  }
+
+  /** Makes every write of `tx` durable and applied, atomically. */
+  commit(tx: Transaction): void {
+    if (tx.entries.length === 0) return;
+    if (tx.bytes > this.capacity) {
+      throw new DaxError('ENOSPC', `a transaction of ${tx.bytes} bytes does not fit the ${this.capacity}-byte journal`, { errno: -28 });
+    }
+    const seq = this.#applied + 1;
+    const buf = Buffer.alloc(tx.bytes);
+    buf.writeUInt32LE(TX_MAGIC, 0);
+    buf.writeUInt32LE(tx.entries.length, 4);
+    buf.writeDoubleLE(seq, 8);
+    buf.writeUInt32LE(tx.bytes, 16);
+    let off = TX_HEADER;
+    for (const e of tx.entries) {
+      buf.writeDoubleLE(e.target, off);
+      buf.writeUInt32LE(e.data.length, off + 8);
+      e.data.copy(buf, off + ENTRY_HEADER);
+      off += ENTRY_HEADER + pad8(e.data.length);
+    }
+    buf.writeUInt32LE(crcOf(buf), 20);
+    this.io.write(this.area.start + this.area.blockSize, buf);
+    this.io.barrier();   // the transaction is committed from here
+    this.#apply(seq, tx.entries);
+    this.stats.commits++;
+  }
+}
+
+/** Checksum of a transaction: its header fields and every record, not the crc field. */
+function crcOf(tx: Buffer): number {
+  return zlib.crc32(tx.subarray(TX_HEADER), zlib.crc32(tx.subarray(0, 20)));
+}

@@ -1,0 +1,155 @@
+import { devices, BlockDevice } from '../../lib/block';
+import { Journal, JournalArea } from '../../lib/fs/journal';
+import { metaIO } from '../../lib/fs/metaio';
+import { mapAnonymous, PmemMapping, StoreOptions } from '../../lib/pmem';
+
+const SIZE = 1 << 20;
+const AREA: JournalArea = { start: 4096, size: 16 * 4096, blockSize: 4096 };
+const TARGETS = [200000, 300000, 300064, 500000];
+
+/** A mapping that copies its whole memory after every store call and every fence. */
+function snapshotting(inner: PmemMapping, images: Buffer[]): PmemMapping & { capturing: boolean } {
+  const w = {
+    capturing: false,
+    get size() { return inner.size; },
+    get kind() { return inner.kind; },
+    get isPmem() { return inner.isPmem; },
+    get granularity() { return inner.granularity; },
+    get closed() { return inner.closed; },
+    get windowSize() { return inner.windowSize; },
+    view: (o: number, l: number) => inner.view(o, l),
+    persist: (o: number, l: number) => { inner.persist(o, l); snap(); },
+    flush: (o: number, l: number) => { inner.flush(o, l); },
+    drain: () => { inner.drain(); snap(); },
+    copy: (o: number, s: ArrayBufferView, opt?: StoreOptions) => { inner.copy(o, s, opt); snap(); },
+    fill: (o: number, v: number, l: number, opt?: StoreOptions) => { inner.fill(o, v, l, opt); snap(); },
+    close: () => inner.close(),
+  };
+  function snap() { if (w.capturing) images.push(Buffer.from(inner.view(0, inner.size))); }
+  return w;
+}
+
+function deviceFrom(image: Buffer): BlockDevice {
+  const dev = devices.ram(image.length);
+  dev.writeSectors(0, image);
+  dev.flush();
+  return dev;
+}
+
+function valuesAt(dev: BlockDevice): string[] {
+  const io = metaIO(dev);
+  return TARGETS.map((t) => io.read(t, 8).toString('latin1'));
+}
+
+describe('journal', () => {
+  test('a committed transaction is applied and survives reopening', () => {
+    const dev = devices.ram(SIZE);
+    const io = metaIO(dev);
+    Journal.format(io, AREA);
+    const j = Journal.open(io, AREA);
+    const tx = j.begin();
+    TARGETS.forEach((t) => tx.write(t, Buffer.from('NEWVALUE')));
+    j.commit(tx);
+    expect(valuesAt(dev)).toEqual(TARGETS.map(() => 'NEWVALUE'));
+    const again = Journal.open(metaIO(dev), AREA);
+    expect(again.applied).toBe(1);
+    expect(again.stats.replayed).toBe(0);
+    dev.close();
+  });
+
+  test('a crash at any store or fence of a commit leaves all old or all new values, never a mix', () => {
+    const images: Buffer[] = [];
+    const mapping = snapshotting(mapAnonymous(SIZE), images);
+    const dev = devices.pmem(mapping);
+    const io = metaIO(dev);
+    Journal.format(io, AREA);
+    const j = Journal.open(io, AREA);
+    const first = j.begin();
+    TARGETS.forEach((t) => first.write(t, Buffer.from('OLDVALUE')));
+    j.commit(first);
+    images.push(Buffer.from(mapping.view(0, SIZE)));   // a crash before the commit's first store
+    mapping.capturing = true;
+    const tx = j.begin();
+    TARGETS.forEach((t) => tx.write(t, Buffer.from('NEWVALUE')));
+    j.commit(tx);
+    mapping.capturing = false;
+    // the record, its fence, four in-place stores (a crash between any two of them), the fence
+    expect(images.length).toBeGreaterThanOrEqual(8);
+    const outcomes = new Set<string>();
+    for (const image of images) {
+      const crashed = deviceFrom(image);
+      Journal.open(metaIO(crashed), AREA);   // mount-time replay
+      const values = valuesAt(crashed);
+      expect(new Set(values).size).toBe(1);
+      outcomes.add(values[0]);
+      crashed.close();
+    }
+    expect(outcomes).toEqual(new Set(['OLDVALUE', 'NEWVALUE']));
+    dev.close();
+    mapping.close();
+  });
+
+  test('a torn transaction record fails its checksum and is dropped', () => {
+    const images: Buffer[] = [];
+    const mapping = snapshotting(mapAnonymous(SIZE), images);
+    const dev = devices.pmem(mapping);
+    const io = metaIO(dev);
+    Journal.format(io, AREA);
+    const j = Journal.open(io, AREA);
+    const base = j.begin();
+    TARGETS.forEach((t) => base.write(t, Buffer.from('OLDVALUE')));
+    j.commit(base);
+    const before = Buffer.from(mapping.view(0, SIZE));
+    mapping.capturing = true;
+    const tx = j.begin();
+    TARGETS.forEach((t) => tx.write(t, Buffer.from('NEWVALUE')));
+    j.commit(tx);
+    mapping.capturing = false;
+    const recordWritten = images[0];   // the first store is the whole record
+    const recordStart = AREA.start + AREA.blockSize;
+    const length = tx.bytes;
+    for (let cut = 8; cut < length; cut += 8) {
+      // The first `cut` bytes of the record reached the media, the rest did not.
+      const torn = Buffer.from(before);
+      recordWritten.copy(torn, recordStart, recordStart, recordStart + cut);
+      const crashed = deviceFrom(torn);
+      const opened = Journal.open(metaIO(crashed), AREA);
+      expect(opened.stats.replayed).toBe(0);
+      expect(valuesAt(crashed)).toEqual(TARGETS.map(() => 'OLDVALUE'));
+      crashed.close();
+    }
+    dev.close();
+    mapping.close();
+  });
+
+  test('works the same on a device without direct access (whole-sector writes)', () => {
+    const dev = devices.windowed(SIZE, { window: 8192 });
+    const io = metaIO(dev);
+    Journal.format(io, AREA);
+    const j = Journal.open(io, AREA);
+    const tx = j.begin();
+    TARGETS.forEach((t) => tx.write(t, Buffer.from('SECTORED')));
+    j.commit(tx);
+    expect(valuesAt(dev)).toEqual(TARGETS.map(() => 'SECTORED'));
+    dev.close();
+  });
+
+  test('a transaction larger than the journal is refused with ENOSPC before anything changes', () => {
+    const dev = devices.ram(SIZE);
+    const io = metaIO(dev);
+    Journal.format(io, AREA);
+    const j = Journal.open(io, AREA);
+    const tx = j.begin();
+    tx.write(200000, Buffer.alloc(AREA.size));
+    expect(() => j.commit(tx)).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+    expect(j.applied).toBe(0);
+    expect(io.read(200000, 4).equals(Buffer.alloc(4))).toBe(true);
+    dev.close();
+  });
+
+  test('a journal area that was never formatted is refused with EUCLEAN', () => {
+    const dev = devices.ram(SIZE);
+    expect(() => Journal.open(metaIO(dev), AREA)).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
+    dev.close();
+  });
+});
