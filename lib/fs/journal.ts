@@ -36,6 +36,19 @@ export class Transaction {
   readonly entries: Array<{ target: number; data: Buffer }> = [];
   #bytes = TX_HEADER;
 
+  constructor(private readonly io: MetaIO) {}
+
+  /** Reads through the transaction: the device's bytes with this transaction's writes on top. */
+  read(offset: number, length: number): Buffer {
+    const out = this.io.read(offset, length);
+    for (const e of this.entries) {
+      const from = Math.max(offset, e.target);
+      const to = Math.min(offset + length, e.target + e.data.length);
+      if (from < to) e.data.copy(out, from - offset, from - e.target, to - e.target);
+    }
+    return out;
+  }
+
   /** Records that `data` is to be stored at byte `target` (later writes win). */
   write(target: number, data: Uint8Array): void {
     this.entries.push({ target, data: Buffer.from(data) });
@@ -126,7 +139,7 @@ export class Journal {
   }
 
   begin(): Transaction {
-    return new Transaction();
+    return new Transaction(this.io);
   }
 
   /** Makes every write of `tx` durable and applied, atomically. */

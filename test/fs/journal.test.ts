@@ -153,3 +153,22 @@ describe('journal', () => {
     dev.close();
   });
 });
+
+describe('transaction', () => {
+  test('reads through its own pending writes, later writes winning', () => {
+    const dev = devices.ram(SIZE);
+    const io = metaIO(dev);
+    Journal.format(io, AREA);
+    io.write(300000, Buffer.from('abcdefgh'));
+    const j = Journal.open(io, AREA);
+    const tx = j.begin();
+    tx.write(300002, Buffer.from('XY'));
+    tx.write(300003, Buffer.from('Z'));
+    tx.write(299998, Buffer.from('1234'));
+    expect(tx.read(299998, 12).toString('latin1')).toBe('1234XZefgh\0\0');
+    expect(io.read(300000, 8).toString()).toBe('abcdefgh');   // nothing applied before commit
+    j.commit(tx);
+    expect(io.read(299998, 10).toString('latin1')).toBe('1234XZefgh');
+    dev.close();
+  });
+});
