@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run prebuild [-- x64|arm64 ...]
+# npm run prebuild [-- x64|arm64 ...] [--check]
 # Builds the Node-API prebuilt binaries with prebuildify into prebuilds/linux-<arch>/:
 #   linux-x64   with the host's g++,
 #   linux-arm64 with Debian's aarch64-linux-gnu cross compiler (installed if missing).
@@ -13,7 +13,10 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
-ARCHES=("$@"); [[ ${#ARCHES[@]} -gt 0 ]] || ARCHES=(x64 arm64)
+CHECK_ONLY=0
+ARCHES=()
+for a in "$@"; do case $a in --check) CHECK_ONLY=1 ;; *) ARCHES+=("$a") ;; esac; done
+[[ ${#ARCHES[@]} -gt 0 ]] || ARCHES=(x64 arm64)
 export npm_config_nodedir=${npm_config_nodedir:-/usr}
 NODE_VERSION=$(node -p process.versions.node)
 PREBUILDIFY=$REPO/node_modules/.bin/prebuildify
@@ -24,12 +27,6 @@ die() { printf '[prebuild] error: %s\n' "$*" >&2; exit 1; }
 [[ -f $npm_config_nodedir/include/node/node_api.h ]] \
   || die "no Node headers in $npm_config_nodedir/include/node (set npm_config_nodedir to a Node install or headers dir)"
 
-STAGE=$(mktemp -d "${TMPDIR:-/tmp}/daxfs-prebuild.XXXXXX")
-trap 'rm -rf "$STAGE"' EXIT
-cp package.json binding.gyp "$STAGE/"
-cp -r native "$STAGE/native"
-ln -s "$REPO/node_modules" "$STAGE/node_modules"
-
 # expected `readelf -h` Machine for each npm arch
 machine_of() {
   case $1 in
@@ -38,6 +35,30 @@ machine_of() {
     *) die "unsupported arch $1" ;;
   esac
 }
+
+# --check: build nothing; fail unless every prebuild is present, of the right machine and
+# newer than binding.gyp and native/ (for `prepublishOnly`).
+if [[ $CHECK_ONLY == 1 ]]; then
+  bad=0
+  for arch in "${ARCHES[@]}"; do
+    shopt -s nullglob; bins=(prebuilds/linux-$arch/*.node); shopt -u nullglob
+    if [[ ${#bins[@]} -ne 1 ]]; then
+      log "prebuilds/linux-$arch: expected one .node, found ${#bins[@]} (run npm run prebuild)"; bad=1; continue
+    fi
+    got=$(readelf -h "${bins[0]}" | sed -n 's/^ *Machine: *//p')
+    [[ $got == "$(machine_of "$arch")" ]] || { log "${bins[0]} is built for '$got'"; bad=1; }
+    newer=$(find native binding.gyp -newer "${bins[0]}" -type f -print -quit)
+    [[ -z $newer ]] || { log "${bins[0]} is older than $newer (run npm run prebuild)"; bad=1; }
+    [[ $bad == 1 ]] || log "${bins[0]}: ok ($got)"
+  done
+  exit $bad
+fi
+
+STAGE=$(mktemp -d "${TMPDIR:-/tmp}/daxfs-prebuild.XXXXXX")
+trap 'rm -rf "$STAGE"' EXIT
+cp package.json binding.gyp "$STAGE/"
+cp -r native "$STAGE/native"
+ln -s "$REPO/node_modules" "$STAGE/node_modules"
 
 # Prints what a binary needs from the C and C++ runtimes (versioned symbol references).
 report_needs() {

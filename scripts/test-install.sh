@@ -9,7 +9,10 @@
 #      need the missing compiler, and a build/ folder in the package is a failure);
 #   3. the same with --ignore-scripts (npm may skip a dependency's install script);
 #   4. arm64: `npm install --cpu=arm64 --os=linux <tarball>` and the same smoke test in the
-#      arm64 Node 20 under qemu-aarch64 (skipped with a reason when the tools are missing).
+#      arm64 Node 20 under qemu-aarch64 (skipped with a reason when the tools are missing);
+#   5. with the prebuild removed, require('daxfs') says how to build from source, and
+#      `npm rebuild daxfs` with a compiler builds from the packed sources (DAXFS_INSTALL_SOURCE=0
+#      skips this).
 # Missing prebuilds and dist/ are built first. Ends with `install: N passed, N failed`.
 set -uo pipefail
 
@@ -154,6 +157,26 @@ say "== npm install --ignore-scripts <tarball> (as when npm skips a dependency's
 APP2=$WORK/app-noscripts
 if check "npm install --ignore-scripts <tarball>" install-noscripts.log -- install_into "$APP2" --ignore-scripts; then
   check "require('daxfs') with PREBUILDS_ONLY=1 works without the install script" smoke-noscripts.log -- smoke_x64 "$APP2"
+fi
+
+# ---------------------------------------------------------------- 5. no prebuild: message, source build
+if [[ ${DAXFS_INSTALL_SOURCE:-1} == 1 && -d $APP2/node_modules/daxfs ]]; then
+  say "== no matching prebuild: the error says what to do; npm rebuild builds from the package's sources"
+  rm -rf "$APP2/node_modules/daxfs/prebuilds/linux-x64"
+  no_prebuild_message() {
+    local out
+    out=$(cd "$APP2" && env -i HOME="$HOME" PATH="$NOCC_PATH" node -e "require('daxfs')" 2>&1) && { echo "require('daxfs') succeeded without a binary"; return 1; }
+    grep -E 'daxfs:|build from source|rebuild' <<<"$out" | head -n 4
+    grep -q 'build from source' <<<"$out" || { echo "the message does not say how to build from source"; return 1; }
+  }
+  check "without a prebuild, require('daxfs') fails with a message that says how to build from source" nomatch.log -- no_prebuild_message
+  sed 's/^/     /' "$LOGS/nomatch.log" | head -n 4
+  source_build() {
+    (cd "$APP2" && JOBS=${JOBS:-2} npm rebuild daxfs --foreground-scripts --no-update-notifier) || return 1
+    [[ -f $APP2/node_modules/daxfs/build/Release/daxfs.node ]] || { echo "no build/Release/daxfs.node"; return 1; }
+    (cd "$APP2" && node smoke.js daxfs "$WORK")
+  }
+  check "npm rebuild daxfs (compiler on PATH) builds from the packed sources, and it works" source-build.log -- source_build
 fi
 
 # ---------------------------------------------------------------- 4. arm64

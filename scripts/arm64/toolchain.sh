@@ -60,13 +60,15 @@ host_mirror() {
 
 PAPT=()
 private_apt_setup() {
+  [[ ${#PAPT[@]} -gt 0 ]] && return 0
   [[ -n $CODENAME ]] || unavailable "not a Debian system (no VERSION_CODENAME)"
   command -v apt-get >/dev/null || unavailable "no apt-get"
   mkdir -p "$APTDIR"/{sources.list.d,preferences.d,trusted.gpg.d,state/lists/partial,cache/archives/partial,debs}
   : > "$APTDIR/state/status.tmp"; [[ -f $APTDIR/state/status ]] || mv "$APTDIR/state/status.tmp" "$APTDIR/state/status"
   rm -f "$APTDIR/state/status.tmp"
   local mirror key=/usr/share/keyrings/debian-archive-keyring.gpg opt=""
-  mirror=$(host_mirror); mirror=${mirror%/}
+  if [[ -f $APTDIR/mirror ]]; then mirror=$(cat "$APTDIR/mirror"); else mirror=$(host_mirror); mirror=${mirror%/}; fi
+  echo "$mirror" > "$APTDIR/mirror"
   [[ -f $key ]] && opt=" signed-by=$key"
   cat > "$APTDIR/sources.list.new" <<SRC
 # private to daxfs scripts/arm64/toolchain.sh; the host's apt never reads this
@@ -196,6 +198,7 @@ export DAXFS_NODE_X64_22='$NODE_X64_22_DIR/bin/node'
 ENV
 }
 
+mkdir -p "$CACHE"
 want=() ; env_out=0
 for a in "$@"; do case $a in --env) env_out=1 ;; *) want+=("$a") ;; esac; done
 [[ ${#want[@]} -gt 0 ]] || want=(all)
@@ -205,7 +208,12 @@ for w in "${want[@]}"; do
     qemu) install_qemu ;;
     sysroot) install_sysroot ;;
     node) install_node ;;
-    all) install_cross; install_qemu; install_sysroot; install_node ;;
+    all)
+      # The Node downloads (npm) run beside the apt parts; both are mostly waiting.
+      install_node > "$CACHE/node-install.log" 2>&1 & node_pid=$!
+      install_cross; install_qemu; install_sysroot
+      if ! wait "$node_pid"; then cat "$CACHE/node-install.log" >&2; unavailable "Node binaries from npm"; fi
+      cat "$CACHE/node-install.log" >&2 ;;
     *) echo "unknown part: $w" >&2; exit 2 ;;
   esac
 done
