@@ -55,7 +55,7 @@ say "== toolchain (cross compiler, qemu-aarch64 10, arm64 sysroot, Node 20 arm64
 t=$SECONDS
 bash scripts/arm64/toolchain.sh all >"$LOGS/toolchain.log" 2>&1; rc=$?
 if [[ $rc -ne 0 ]]; then
-  reason=$(grep -E 'unavailable:' "$LOGS/toolchain.log" | tail -n1 | sed 's/.*unavailable: //')
+  reason=$(grep -E 'unavailable:' "$LOGS/toolchain.log" | head -n1 | sed 's/.*unavailable: //')
   tail -n 20 "$LOGS/toolchain.log"
   if [[ $rc -eq 3 ]]; then say "arm64: skipped: ${reason:-tools cannot be installed}"; exit 0; fi
   failed=$((failed + 1)); KEEP_LOGS=1; say "FAIL toolchain script (exit $rc)"; finish

@@ -186,7 +186,7 @@ else
   say "== arm64: npm install --cpu=arm64 --os=linux <tarball>, run under qemu-aarch64"
   bash scripts/arm64/toolchain.sh qemu sysroot node >"$LOGS/toolchain.log" 2>&1; rc=$?
   if [[ $rc -ne 0 ]]; then
-    say "     skipped: $(grep unavailable: "$LOGS/toolchain.log" | tail -n1 | sed 's/.*unavailable: //')"
+    say "     skipped: $(grep unavailable: "$LOGS/toolchain.log" | head -n1 | sed 's/.*unavailable: //')"
     skipped=$((skipped + 1))
     [[ $rc -eq 3 ]] || { failed=$((failed + 1)); KEEP=1; }
   else
