@@ -1,0 +1,44 @@
+// mkfs: lay out a new filesystem on a device. The superblock goes last, so a crash in the
+// middle leaves no filesystem rather than a broken one.
+import { BlockDevice } from '../block';
+import { DaxError } from '../errors';
+import { checkOptions } from '../validate';
+import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
+import * as dir from './dir';
+import { InodeTable, newInode, S_IFDIR } from './inode';
+import { Journal } from './journal';
+import { BLOCK_SIZE } from './layout';
+import { metaIO } from './metaio';
+import { DirectoryBlocks, journalArea } from './storage';
+import { newSuperblock, writeSuperblocks } from './superblock';
+
+export interface MkfsOptions {
+  blockSize?: 4096;
+  label?: string;
+}
+
+export function mkfs(device: BlockDevice, options?: MkfsOptions): void {
+  const o = checkOptions<MkfsOptions>(options, 'options');
+  if (o.blockSize !== undefined && o.blockSize !== BLOCK_SIZE) {
+    throw new DaxError('EINVAL', `block size ${o.blockSize} is not supported: daxfs uses ${BLOCK_SIZE}-byte blocks (one page, as DAX needs)`, { errno: -22 });
+  }
+  const sb = newSuperblock(device.size, o.label ?? '');
+  const layout = sb.layout;
+  const io = metaIO(device);
+  io.write(0, Buffer.alloc(BLOCK_SIZE));   // no old superblock survives a failed mkfs
+  io.barrier();
+  Journal.format(io, journalArea(layout));
+  BlockAllocator.format(io, layout);
+  InodeAllocator.format(io, layout);
+  const journal = Journal.open(io, journalArea(layout));
+  const blocks = new BlockAllocator(io, layout);
+  const table = new InodeTable(layout, blocks);
+  const tx = journal.begin();
+  const now = Date.now();
+  const root = newInode(ROOT_INODE, S_IFDIR | 0o755, now, 1);
+  table.write(tx, root);
+  dir.initDirectory(tx, new DirectoryBlocks(ROOT_INODE, table, blocks));
+  journal.commit(tx);
+  writeSuperblocks(io, sb);
+  io.barrier();
+}
