@@ -87,6 +87,17 @@ export class Journal {
     io.barrier();
   }
 
+  /** Opens the journal without replaying: for fsck, which reports before it repairs. */
+  static inspect(io: MetaIO, area: JournalArea): { pending: boolean } {
+    const header = io.read(area.start, 16);
+    if (header.readUInt32LE(0) !== HEADER_MAGIC) {
+      throw new DaxError('EUCLEAN', `journal header at byte ${area.start} is corrupt (bad magic)`, { errno: -117 });
+    }
+    const j = new Journal(io, area);
+    j.#applied = header.readDoubleLE(8);
+    return { pending: j.#pending() !== null };
+  }
+
   /** Opens the journal and replays what a crash left; EUCLEAN when the header is not ours. */
   static open(io: MetaIO, area: JournalArea): Journal {
     const header = io.read(area.start, 16);

@@ -1,0 +1,204 @@
+// fsck: checks every invariant of a daxfs device and, with repair, fixes what is safe.
+//
+// Invariants: a valid superblock (primary, or the backup), an applied journal, every
+// directory block valid, every entry naming an allocated inode of the right type, link
+// counts equal to the references, inode block counts equal to their extents, no block used
+// twice or used while free, no inode or block allocated but unreachable, and summary counts
+// equal to the bitmaps.
+import { BlockDevice } from '../block';
+import { DaxError } from '../errors';
+import { checkOptions } from '../validate';
+import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
+import * as dir from './dir';
+import { Inode, InodeTable, isDir } from './inode';
+import { Journal, Transaction } from './journal';
+import { BLOCK_SIZE, BLOCKS_PER_GROUP, Layout } from './layout';
+import { metaIO, MetaIO } from './metaio';
+import { DirectoryBlocks, journalArea } from './storage';
+import { readSuperblock, writeSuperblocks } from './superblock';
+
+export interface FsckOptions {
+  repair?: boolean;
+}
+
+export interface FsckResult {
+  clean: boolean;
+  problems: string[];
+  repaired: string[];
+}
+
+interface Walk {
+  inodes: Map<number, Inode>;
+  links: Map<number, number>;          // references found (directory entries; dirs: + '.' + subdirs' '..')
+  owner: Map<number, number>;          // device block -> inode that uses it
+}
+
+function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, layout: Layout, problems: string[]): Walk {
+  const w: Walk = { inodes: new Map(), links: new Map([[ROOT_INODE, 1]]), owner: new Map() };
+  const claim = (ino: number, block: number, count: number) => {
+    for (let b = block; b < block + count; b++) {
+      if (b < layout.dataStart || b >= layout.backupSuperblock) {
+        problems.push(`inode ${ino} uses block ${b}, which belongs to the filesystem's own metadata`);
+        continue;
+      }
+      const other = w.owner.get(b);
+      if (other !== undefined) problems.push(`block ${b} is used by inode ${other} and by inode ${ino}`);
+      else w.owner.set(b, ino);
+      if (!blocks.isAllocated(b)) problems.push(`block ${b} of inode ${ino} is marked free in the bitmap`);
+    }
+  };
+  const queue = [ROOT_INODE];
+  while (queue.length) {
+    const ino = queue.shift()!;
+    if (w.inodes.has(ino)) continue;
+    let inode: Inode;
+    try {
+      inode = table.read(tx, ino);
+    } catch (e) {
+      problems.push(`inode ${ino}: ${(e as Error).message}`);
+      continue;
+    }
+    w.inodes.set(ino, inode);
+    const mapped = inode.extents.reduce((n, e) => n + e.length, 0);
+    if (mapped !== inode.blocks) problems.push(`inode ${ino} counts ${inode.blocks} blocks but its extents map ${mapped}`);
+    for (const e of inode.extents) claim(ino, e.deviceBlock, e.length);
+    if (inode.extentBlock) claim(ino, inode.extentBlock, 1);
+    if (!isDir(inode)) continue;
+    const store = new DirectoryBlocks(ino, table, blocks);
+    for (const p of dir.check(tx, store)) problems.push(`directory inode ${ino}: ${p}`);
+    w.links.set(ino, (w.links.get(ino) ?? 0) + 1);   // its own '.'
+    let entries: dir.DirEntry[] = [];
+    try {
+      entries = dir.list(tx, store);
+    } catch (e) {
+      problems.push(`directory inode ${ino}: ${(e as Error).message}`);
+    }
+    for (const e of entries) {
+      w.links.set(e.ino, (w.links.get(e.ino) ?? 0) + 1);
+      if (e.type === 'dir') {
+        w.links.set(ino, (w.links.get(ino) ?? 0) + 1);   // the child's '..'
+        if (w.inodes.has(e.ino)) { problems.push(`directory inode ${e.ino} is linked more than once`); continue; }
+      }
+      queue.push(e.ino);
+    }
+  }
+  for (const [ino, inode] of w.inodes) {
+    if (ino !== ROOT_INODE) {
+      const entryType = isDir(inode) ? 'dir' : 'file';
+      void entryType;
+    }
+  }
+  return w;
+}
+
+export function fsck(device: BlockDevice, options?: FsckOptions): FsckResult {
+  const o = checkOptions<FsckOptions>(options, 'options');
+  const repair = o.repair === true;
+  const problems: string[] = [];
+  const repaired: string[] = [];
+  const io: MetaIO = metaIO(device);
+  let sbRead;
+  try {
+    sbRead = readSuperblock(io);
+  } catch (e) {
+    return { clean: false, problems: [(e as DaxError).message], repaired };
+  }
+  const layout = sbRead.superblock.layout;
+  if (sbRead.source === 'backup') {
+    problems.push(...sbRead.problems);
+    if (repair) {
+      writeSuperblocks(io, sbRead.superblock);
+      io.barrier();
+      repaired.push('rewrote the primary superblock from the backup');
+    }
+  }
+  const area = journalArea(layout);
+  if (Journal.inspect(io, area).pending) {
+    if (!repair) {
+      problems.push('the journal holds a committed transaction that is not applied yet (mount or fsck with repair replays it)');
+      return { clean: false, problems, repaired };
+    }
+    repaired.push('replayed the journal');
+  }
+  const journal = Journal.open(io, area);
+  const blocks = new BlockAllocator(io, layout);
+  const inodes = new InodeAllocator(io, layout);
+  const table = new InodeTable(layout, blocks);
+  const tx = journal.begin();
+  const walkProblems: string[] = [];
+  const w = walkTree(tx, table, blocks, layout, walkProblems);
+  problems.push(...walkProblems);
+
+  // Link counts.
+  const fixLinks: Array<[number, number]> = [];
+  for (const [ino, inode] of w.inodes) {
+    const found = w.links.get(ino) ?? 0;
+    const want = isDir(inode) ? found : found;
+    if (inode.nlink !== want) {
+      problems.push(`inode ${ino} has link count ${inode.nlink} but ${want} references`);
+      fixLinks.push([ino, want]);
+    }
+  }
+
+  // Inodes allocated but unreachable (orphans), reachable but free.
+  const orphans: number[] = [];
+  for (let ino = ROOT_INODE; ino < layout.inodeCount; ino++) {
+    const allocated = inodes.isAllocated(ino);
+    if (allocated && !w.inodes.has(ino)) { orphans.push(ino); problems.push(`inode ${ino} is allocated but no directory links it`); }
+    if (!allocated && w.inodes.has(ino)) problems.push(`inode ${ino} is linked but marked free in the inode bitmap`);
+  }
+
+  // Blocks allocated but unreferenced, per group (the bitmap against what the walk found),
+  // and summary counts against the bitmaps.
+  const usedByFiles = new Array<number>(layout.groups).fill(0);
+  for (const b of w.owner.keys()) usedByFiles[Math.floor(b / BLOCKS_PER_GROUP)]++;
+  const badSummary: number[] = [];
+  for (let g = 0; g < layout.groups; g++) {
+    const { bitmapFree, summaryFree } = blocks.countGroup(g);
+    if (bitmapFree !== summaryFree) {
+      problems.push(`block group ${g}: the summary counts ${summaryFree} free blocks, the bitmap ${bitmapFree}`);
+      badSummary.push(g);
+    }
+    const lo = g * BLOCKS_PER_GROUP;
+    const hi = Math.min(lo + BLOCKS_PER_GROUP, layout.blocks);
+    const metadata = Math.max(0, Math.min(hi, layout.dataStart) - lo) + (layout.backupSuperblock >= lo && layout.backupSuperblock < hi ? 1 : 0);
+    const allocated = (hi - lo) - bitmapFree;
+    const orphanBlocks = orphans.reduce((n, ino) => {
+      try {
+        const inode = table.read(tx, ino);
+        return n + inode.extents.filter((e) => e.deviceBlock >= lo && e.deviceBlock < hi).reduce((m, e) => m + e.length, 0);
+      } catch { return n; }
+    }, 0);
+    const leaked = allocated - metadata - usedByFiles[g] - orphanBlocks;
+    if (leaked > 0) problems.push(`block group ${g}: ${leaked} blocks are allocated but used by no file`);
+  }
+
+  if (repair && (fixLinks.length || orphans.length || badSummary.length)) {
+    const fix = journal.begin();
+    for (const ino of orphans) {
+      try {
+        const inode = table.read(fix, ino);
+        for (const e of inode.extents) blocks.free(fix, e.deviceBlock, e.length);
+        table.clear(fix, inode);
+      } catch { /* unreadable: the number alone is released */ }
+      inodes.free(fix, ino);
+      repaired.push(`released orphan inode ${ino} and its blocks`);
+    }
+    for (const [ino, want] of fixLinks) {
+      const inode = table.read(fix, ino);
+      inode.nlink = want;
+      table.write(fix, inode);
+      repaired.push(`set the link count of inode ${ino} to ${want}`);
+    }
+    journal.commit(fix);
+    for (const g of badSummary) {
+      const { bitmapFree } = blocks.countGroup(g);
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(bitmapFree, 0);
+      io.write(layout.summaryStart * BLOCK_SIZE + g * 4, b);
+      repaired.push(`recounted the free blocks of group ${g}`);
+    }
+    io.barrier();
+  }
+  return { clean: problems.length === 0, problems, repaired };
+}
