@@ -36,6 +36,14 @@ mount -t tmpfs -o size=256m tmpfs /tmp || fail "cannot mount tmpfs on /tmp"
 mount -t tmpfs tmpfs /run || fail "cannot mount tmpfs on /run"
 hostname daxfs-nvdimm 2>/dev/null || true
 
+# node_modules and node from the read-only disk image (run.sh: build_modules_image).
+mkdir -p /mnt/daxfs-modules
+mount -t ext4 -o ro /dev/vda /mnt/daxfs-modules || fail "cannot mount the node_modules image (/dev/vda)"
+if [ -d "$repo/node_modules" ]; then
+  mount --bind /mnt/daxfs-modules/node_modules "$repo/node_modules" || fail "cannot bind-mount node_modules"
+fi
+export PATH="/mnt/daxfs-modules/bin:$PATH"
+
 # The NVDIMM stack (the initramfs loaded these modules already: check).
 for m in nfit nd_pmem dax_pmem device_dax ext4; do
   [ -d "/sys/module/$m" ] || modprobe --ignore-install "$m" || fail "module $m is not loaded and modprobe $m failed"
