@@ -10,6 +10,7 @@
 // there is one (so several allocations in one transaction see each other), and every change
 // is a `tx.write` of just the bytes that change. Another worker mounting the same device
 // therefore never sees a stale state from us, and an uncommitted transaction changes nothing.
+import * as os from 'node:os';
 import { DaxError } from '../errors';
 import { checkInteger, checkSize } from '../validate';
 import { Transaction } from './journal';
@@ -17,13 +18,14 @@ import { BLOCKS_PER_GROUP, BLOCK_SIZE, Layout } from './layout';
 import { MetaIO } from './metaio';
 
 /** Inodes 0 and 1 are never handed out; 2 is the root directory, made by mkfs. */
-export const RESERVED_INODES = 2;
 export const ROOT_INODE = 2;
 /** The first inode number allocate() can return. */
 export const FIRST_FREE_INODE = ROOT_INODE + 1;
 
 /** Groups whose summary counts one read fetches while searching. */
 const SUMMARY_CHUNK = 256;
+/** Bitmap bytes one search read fetches (a multiple of 4). */
+const SEARCH_PIECE = 512;
 /** Bytes per direct write in format(). */
 const FORMAT_CHUNK = 1024 * 1024;
 
@@ -49,46 +51,43 @@ function popcount32(x: number): number {
   return Math.imul(x, 0x01010101) >>> 24;
 }
 
-/** The bitmap word holding bit `bit` (little-endian: bit i of the word is bit i of the map). */
-function word(dv: DataView, bit: number): number {
-  const at = (bit >>> 5) << 2;
-  // A bitmap region need not be a whole number of words; missing bytes read as used.
-  if (at + 4 <= dv.byteLength) return dv.getUint32(at, true);
-  let w = 0xffffffff;
-  for (let i = 0; i < 4; i++) {
-    if (at + i < dv.byteLength) w = (w & ~(0xff << (8 * i))) | (dv.getUint8(at + i) << (8 * i));
-  }
-  return w >>> 0;
+const LITTLE_ENDIAN = os.endianness() === 'LE';
+
+/**
+ * The 32-bit words of a bitmap piece (a multiple of 4 bytes), bit i of word w being bit
+ * 32w + i of the piece: a view when the platform is little-endian and the bytes are aligned
+ * (the usual case), else a copy. Read only: changes are made on bytes.
+ */
+function wordsOf(buf: Buffer): Int32Array {
+  if (LITTLE_ENDIAN && buf.byteOffset % 4 === 0) return new Int32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+  const out = new Int32Array(buf.length >>> 2);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readInt32LE(i * 4);
+  return out;
 }
 
-function viewOf(buf: Buffer): DataView {
-  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-}
-
-/** The first clear bit in [from, limit), or -1. Whole words at a time. */
-function findClear(dv: DataView, from: number, limit: number): number {
+/** The first clear bit in [from, limit), or -1 (limit <= 32 * words.length). A word at a time. */
+function findClear(words: Int32Array, from: number, limit: number): number {
   if (from >= limit) return -1;
-  let bit = from & ~31;
-  let w = word(dv, bit) | ((1 << (from & 31)) - 1);   // bits below `from` count as used
+  let wi = from >>> 5;
+  let w = words[wi] | ((1 << (from & 31)) - 1);   // bits below `from` count as used
   for (;;) {
-    const free = ~w;
-    if (free !== 0) {
-      const found = bit + ctz32(free);
+    if (w !== -1) {
+      const found = (wi << 5) + ctz32(~w);
       return found < limit ? found : -1;
     }
-    bit += 32;
-    if (bit >= limit) return -1;
-    w = word(dv, bit);
+    wi++;
+    if (wi << 5 >= limit) return -1;
+    w = words[wi];
   }
 }
 
-/** Length of the run of clear bits starting at `from` (a clear bit), at most `max`. */
-function clearRun(dv: DataView, from: number, max: number): number {
+/** Length of the run of clear bits from `from` (a clear bit), at most `max` (within the words). */
+function clearRun(words: Int32Array, from: number, max: number): number {
   let n = 0;
   let bit = from;
   while (n < max) {
     const shift = bit & 31;
-    const rest = word(dv, bit) >>> shift;       // the word's bits from `bit` upwards
+    const rest = words[bit >>> 5] >>> shift;       // the word's bits from `bit` upwards
     const avail = 32 - shift;
     const zeros = rest === 0 ? avail : Math.min(avail, ctz32(rest));
     n += zeros;
@@ -99,12 +98,12 @@ function clearRun(dv: DataView, from: number, max: number): number {
 }
 
 /** Clear bits among the first `limit` bits. */
-function countClear(dv: DataView, limit: number): number {
+function countClear(words: Int32Array, limit: number): number {
   let used = 0;
   const whole = limit >>> 5;
-  for (let i = 0; i < whole; i++) used += popcount32(word(dv, i << 5));
+  for (let i = 0; i < whole; i++) used += popcount32(words[i]);
   const tail = limit & 31;
-  if (tail) used += popcount32(word(dv, whole << 5) & ((1 << tail) - 1));
+  if (tail) used += popcount32(words[whole] & ((1 << tail) - 1));
   return limit - used;
 }
 
@@ -125,20 +124,19 @@ function setBits(buf: Buffer, base: number, from: number, to: number, value: boo
   }
 }
 
-/** Whether every bit of [from, to) in `buf` (bit 0 = map bit `base`) equals `value`. */
-function allBits(buf: Buffer, base: number, from: number, to: number, value: boolean): boolean {
-  const dv = viewOf(buf);
-  let bit = from - base;
-  const end = to - base;
-  while (bit < end) {
-    const shift = bit & 31;
-    const n = Math.min(32 - shift, end - bit);
-    const mask = n === 32 ? 0xffffffff : ((1 << n) - 1) << shift;
-    const w = word(dv, bit) & mask;
-    if (value ? (w >>> 0) !== (mask >>> 0) : w !== 0) return false;
-    bit += n;
+/**
+ * The first clear bit in [from, limit) of the bitmap whose bit 0 is at byte `offset`, or -1.
+ * Reads SEARCH_PIECE bytes at a time: most searches end in the first piece, and a small
+ * read costs less than a whole block.
+ */
+function searchClear(r: Reader, offset: number, from: number, limit: number): number {
+  const end = ((limit + 31) >>> 5) * 4;           // bytes holding the bits below limit
+  for (let p = (from >>> 3) - ((from >>> 3) % SEARCH_PIECE); p < end; p += SEARCH_PIECE) {
+    const len = Math.min(SEARCH_PIECE, end - p);
+    const bit = findClear(wordsOf(r.read(offset + p, len)), Math.max(0, from - p * 8), Math.min(len * 8, limit - p * 8));
+    if (bit >= 0) return p * 8 + bit;
   }
-  return true;
+  return -1;
 }
 
 function readVia(io: MetaIO, tx: Transaction | undefined): Reader {
@@ -229,24 +227,24 @@ export class BlockAllocator {
       if (free === 0) continue;
       const from = i === 0 ? goal - g * BLOCKS_PER_GROUP : 0;
       const limit = this.#groupBits(g);
-      const bitmap = tx.read(this.#bitmapOffset(g), BLOCK_SIZE);
-      const dv = viewOf(bitmap);
-      const bit = findClear(dv, from, limit);
+      const bit = searchClear(tx, this.#bitmapOffset(g), from, limit);
       if (bit < 0) {
         if (from === 0) throw corrupt(`block group ${g}: the summary counts ${free} free blocks but its bitmap has none`);
         continue;
       }
-      const n = clearRun(dv, bit, Math.min(count, limit - bit));
+      // the words the run can cover: as many as `count` bits need, up to the group's end
+      const want = Math.min(count, limit - bit);
+      const w0 = bit >>> 5;
+      const span = tx.read(this.#bitmapOffset(g) + w0 * 4, (((bit + want + 31) >>> 5) - w0) * 4);
+      const n = clearRun(wordsOf(span), bit - w0 * 32, want);
       const start = g * BLOCKS_PER_GROUP + bit;
       if (n > free) throw corrupt(`block group ${g}: the summary counts ${free} free blocks but its bitmap has at least ${n}`);
       if (start < L.dataStart || start + n > L.backupSuperblock) {
         throw corrupt(`the block bitmap marks metadata blocks ${start}..${start + n - 1} free`);
       }
-      const lo = bit >>> 3;
-      const hi = ((bit + n - 1) >>> 3) + 1;
-      const bytes = Buffer.from(bitmap.subarray(lo, hi));
-      setBits(bytes, lo * 8, bit, bit + n, true);
-      tx.write(this.#bitmapOffset(g) + lo, bytes);
+      setBits(span, w0 * 32, bit, bit + n, true);
+      // only the bytes that change (tx.write copies them)
+      tx.write(this.#bitmapOffset(g) + (bit >>> 3), span.subarray((bit >>> 3) - w0 * 4, ((bit + n - 1) >>> 3) + 1 - w0 * 4));
       this.#writeSummary(tx, g, free - n);
       return { start, count: n };
     }
@@ -277,14 +275,15 @@ export class BlockAllocator {
       const base = g * BLOCKS_PER_GROUP;
       const from = Math.max(start, base) - base;
       const to = Math.min(end, base + BLOCKS_PER_GROUP) - base;
-      const lo = from >>> 3;
-      const hi = ((to - 1) >>> 3) + 1;
-      const bytes = tx.read(this.#bitmapOffset(g) + lo, hi - lo);
-      if (!allBits(bytes, lo * 8, from, to, true)) {
-        let at = from;
-        while (at < to && (bytes[(at >>> 3) - lo] >>> (at & 7)) & 1) at++;
-        throw corrupt(`block ${base + at} is freed but already free (freeing ${start}..${end - 1})`);
+      // whole words around the range, to check it; the write takes only the bytes that change
+      const wlo = from >>> 5;
+      const piece = tx.read(this.#bitmapOffset(g) + wlo * 4, (((to + 31) >>> 5) - wlo) * 4);
+      const clear = findClear(wordsOf(piece), from - wlo * 32, to - wlo * 32);
+      if (clear >= 0) {
+        throw corrupt(`block ${base + wlo * 32 + clear} is freed but already free (freeing ${start}..${end - 1})`);
       }
+      const lo = from >>> 3;
+      const bytes = Buffer.from(piece.subarray(lo - wlo * 4, (((to - 1) >>> 3) + 1) - wlo * 4));
       const free = tx.read(this.#summaryOffset(g), 4).readUInt32LE(0) + (to - from);
       if (free > this.#groupBits(g)) throw corrupt(`block group ${g}: freeing would count ${free} free blocks, more than it has`);
       parts.push({ g, lo, bytes, from, to, free });
@@ -307,10 +306,9 @@ export class BlockAllocator {
   /** Free blocks on the device: the sum of the summary counts (no bitmap is read). */
   freeBlocks(tx?: Transaction): number {
     const L = this.#layout;
-    const buf = readVia(this.#io, tx).read(this.#summaryOffset(0), L.groups * 4);
-    const dv = viewOf(buf);
+    const counts = wordsOf(readVia(this.#io, tx).read(this.#summaryOffset(0), L.groups * 4));
     let sum = 0;
-    for (let at = 0; at < buf.length; at += 4) sum += dv.getUint32(at, true);
+    for (let g = 0; g < counts.length; g++) sum += counts[g] >>> 0;
     return sum;
   }
 
@@ -319,7 +317,7 @@ export class BlockAllocator {
     checkInteger(group, 'group', 0, this.#layout.groups - 1);
     const bitmap = this.#io.read(this.#bitmapOffset(group), BLOCK_SIZE);
     return {
-      bitmapFree: countClear(viewOf(bitmap), this.#groupBits(group)),
+      bitmapFree: countClear(wordsOf(bitmap), this.#groupBits(group)),
       summaryFree: this.#io.read(this.#summaryOffset(group), 4).readUInt32LE(0),
     };
   }
@@ -368,23 +366,12 @@ export class InodeAllocator {
     checkSize(goal, 'goal');
     const count = this.#layout.inodeCount;
     if (goal < FIRST_FREE_INODE || goal >= count) goal = FIRST_FREE_INODE;
-    const found = this.#search(tx, goal, count) ?? this.#search(tx, FIRST_FREE_INODE, goal);
-    if (found === undefined) throw enospc('inodes');
-    const [ino, byte] = found;
-    tx.write(this.#offset() + (ino >>> 3), Buffer.from([byte | (1 << (ino & 7))]));
+    const at = searchClear(tx, this.#offset(), goal, count);
+    const ino = at >= 0 ? at : searchClear(tx, this.#offset(), FIRST_FREE_INODE, goal);
+    if (ino < 0) throw enospc('inodes');
+    const byte = this.#offset() + (ino >>> 3);
+    tx.write(byte, Buffer.from([tx.read(byte, 1)[0] | (1 << (ino & 7))]));
     return ino;
-  }
-
-  /** The first clear bit in [from, to), with its byte, reading a bitmap block at a time. */
-  #search(tx: Transaction, from: number, to: number): [number, number] | undefined {
-    const bitsPerBlock = BLOCK_SIZE * 8;
-    for (let blk = Math.floor(from / bitsPerBlock); blk * bitsPerBlock < to; blk++) {
-      const base = blk * bitsPerBlock;
-      const buf = tx.read(this.#offset() + blk * BLOCK_SIZE, BLOCK_SIZE);
-      const bit = findClear(viewOf(buf), Math.max(from, base) - base, Math.min(to - base, bitsPerBlock));
-      if (bit >= 0) return [base + bit, buf[bit >>> 3]];
-    }
-    return undefined;
   }
 
   /** Marks `ino` free in `tx`; EUCLEAN when it is reserved, past the table, or already free. */
@@ -406,10 +393,35 @@ export class InodeAllocator {
     return ((byte >>> (ino & 7)) & 1) === 1;
   }
 
+  /**
+   * Every allocated inode from the root up, in order (for fsck): a bitmap block per read,
+   * a word per step, so a mostly empty table costs what its bitmap's size costs.
+   */
+  allocatedInodes(tx?: Transaction): number[] {
+    const count = this.#layout.inodeCount;
+    const r = readVia(this.#io, tx);
+    const out: number[] = [];
+    const bitsPerBlock = BLOCK_SIZE * 8;
+    for (let base = 0; base < count; base += bitsPerBlock) {
+      const limit = Math.min(bitsPerBlock, count - base);
+      const words = wordsOf(r.read(this.#offset() + base / 8, ((limit + 31) >>> 5) * 4));
+      for (let wi = 0; wi < words.length; wi++) {
+        let w = words[wi];
+        while (w !== 0) {
+          const bit = (wi << 5) + ctz32(w);
+          if (bit >= limit) break;
+          if (base + bit >= ROOT_INODE) out.push(base + bit);
+          w &= w - 1;   // clear the lowest set bit
+        }
+      }
+    }
+    return out;
+  }
+
   /** Free inodes: counts the bitmap (the format keeps no inode summary). */
   freeInodes(tx?: Transaction): number {
     const count = this.#layout.inodeCount;
-    const buf = readVia(this.#io, tx).read(this.#offset(), Math.ceil(count / 8));
-    return countClear(viewOf(buf), count);
+    const buf = readVia(this.#io, tx).read(this.#offset(), Math.ceil(count / 32) * 4);
+    return countClear(wordsOf(buf), count);
   }
 }
