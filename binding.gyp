@@ -24,15 +24,8 @@
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc!": ["-std=gnu++17", "-std=gnu++14", "-fno-rtti"],
       "cflags_cc": ["<@(common_cflags)"],
-      "ldflags": ["-static-libstdc++", "-static-libgcc"]
-    },
-    {
-      "target_name": "core_test",
-      "type": "executable",
-      "sources": ["<@(core_sources)", "native/test/core_test.cpp"],
-      "libraries": ["-pthread"],
-      "cflags_cc!": ["-std=gnu++17", "-std=gnu++14"],
-      "cflags_cc": ["<@(common_cflags)"]
+      "ldflags": ["-static-libgcc"]
     }
   ]
 }
+

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run prebuild [-- x64|arm64 ...] [--check]
+# npm run prebuilds [-- x64|arm64 ...] [--check]
 # Builds the Node-API prebuilt binaries with prebuildify into prebuilds/linux-<arch>/:
 #   linux-x64   with the host's g++,
 #   linux-arm64 with Debian's aarch64-linux-gnu cross compiler (installed if missing).
@@ -43,12 +43,12 @@ if [[ $CHECK_ONLY == 1 ]]; then
   for arch in "${ARCHES[@]}"; do
     shopt -s nullglob; bins=(prebuilds/linux-$arch/*.node); shopt -u nullglob
     if [[ ${#bins[@]} -ne 1 ]]; then
-      log "prebuilds/linux-$arch: expected one .node, found ${#bins[@]} (run npm run prebuild)"; bad=1; continue
+      log "prebuilds/linux-$arch: expected one .node, found ${#bins[@]} (run npm run prebuilds)"; bad=1; continue
     fi
     got=$(readelf -h "${bins[0]}" | sed -n 's/^ *Machine: *//p')
     [[ $got == "$(machine_of "$arch")" ]] || { log "${bins[0]} is built for '$got'"; bad=1; }
     newer=$(find native binding.gyp -newer "${bins[0]}" -type f -print -quit)
-    [[ -z $newer ]] || { log "${bins[0]} is older than $newer (run npm run prebuild)"; bad=1; }
+    [[ -z $newer ]] || { log "${bins[0]} is older than $newer (run npm run prebuilds)"; bad=1; }
     [[ $bad == 1 ]] || log "${bins[0]}: ok ($got)"
   done
   exit $bad

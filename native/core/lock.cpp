@@ -1,12 +1,14 @@
 #include "lock.h"
 
+#include "statx.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
+#include <pthread.h>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -23,17 +25,16 @@ struct Claim {
 static std::mutex g_claims_mutex;
 static std::map<uint64_t, Claim> g_claims;
 
-static uint64_t identity(const struct stat &st) {
-  // Mix st_dev into the high bits: inode numbers stay well below 2^40 in practice.
-  return (static_cast<uint64_t>(st.st_dev) << 40) ^ static_cast<uint64_t>(st.st_ino);
+static uint64_t identity(const FileIdentity &st) {
+  // Mix the device into the high bits: inode numbers stay well below 2^40 in practice.
+  return (static_cast<uint64_t>(st.dev) << 40) ^ static_cast<uint64_t>(st.ino);
 }
 
 int device_claim(const char *path, uint64_t *id) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno;
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int err = errno;
+  FileIdentity st;
+  if (int err = identify(fd, st)) {
     close(fd);
     return err;
   }
@@ -75,15 +76,23 @@ int device_claims(uint64_t id) {
 
 // --- reader/writer locks -----------------------------------------------------------------
 
+// pthread primitives rather than std::condition_variable: its wait() would tie the addon
+// to a newer libstdc++ than Node itself needs.
 struct RwEntry {
   int readers = 0;
   bool writer = false;
   int waitingWriters = 0;
   int users = 0;  // threads holding or waiting: the entry is freed at 0
-  std::condition_variable cv;
+  pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+  ~RwEntry() { pthread_cond_destroy(&cv); }
 };
 
-static std::mutex g_rw_mutex;
+static pthread_mutex_t g_rw_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+struct RwGuard {
+  RwGuard() { pthread_mutex_lock(&g_rw_mutex); }
+  ~RwGuard() { pthread_mutex_unlock(&g_rw_mutex); }
+};
 static std::map<std::pair<uint64_t, uint64_t>, RwEntry> g_rw;
 
 static bool can_take(const RwEntry &e, bool exclusive) {
@@ -95,17 +104,17 @@ static void take(RwEntry &e, bool exclusive) {
 }
 
 void rw_lock(uint64_t domain, uint64_t key, bool exclusive) {
-  std::unique_lock<std::mutex> lock(g_rw_mutex);
+  RwGuard guard;
   RwEntry &e = g_rw[{domain, key}];
   e.users++;
   if (exclusive) e.waitingWriters++;
-  e.cv.wait(lock, [&] { return exclusive ? (!e.writer && e.readers == 0) : (!e.writer && e.waitingWriters == 0); });
+  while (exclusive ? (e.writer || e.readers != 0) : (e.writer || e.waitingWriters != 0)) pthread_cond_wait(&e.cv, &g_rw_mutex);
   if (exclusive) e.waitingWriters--;
   take(e, exclusive);
 }
 
 bool rw_try_lock(uint64_t domain, uint64_t key, bool exclusive) {
-  std::lock_guard<std::mutex> lock(g_rw_mutex);
+  RwGuard guard;
   RwEntry &e = g_rw[{domain, key}];
   if (!can_take(e, exclusive)) {
     if (e.users == 0) g_rw.erase({domain, key});
@@ -117,7 +126,7 @@ bool rw_try_lock(uint64_t domain, uint64_t key, bool exclusive) {
 }
 
 bool rw_unlock(uint64_t domain, uint64_t key, bool exclusive) {
-  std::lock_guard<std::mutex> lock(g_rw_mutex);
+  RwGuard guard;
   auto it = g_rw.find({domain, key});
   if (it == g_rw.end()) return false;
   RwEntry &e = it->second;
@@ -126,7 +135,7 @@ bool rw_unlock(uint64_t domain, uint64_t key, bool exclusive) {
   if (--e.users == 0) {
     g_rw.erase(it);
   } else {
-    e.cv.notify_all();
+    pthread_cond_broadcast(&e.cv);
   }
   return true;
 }

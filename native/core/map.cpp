@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "statx.h"
 #include "sysfs.h"
 
 #ifndef MAP_SHARED_VALIDATE
@@ -88,22 +89,22 @@ static bool map_device_dax(int fd, const char *path, const DaxDeviceInfo &info, 
   return true;
 }
 
-static bool map_regular(int fd, const char *path, bool created, const struct stat &st, const MapOptions &o,
+static bool map_regular(int fd, const char *path, bool created, const FileIdentity &st, const MapOptions &o,
                         Mapping &out, MapError &error) {
   std::string p(path);
   if (o.offset % page_size())
     return fail(error, EINVAL, "mmap", p + ": offset must be a multiple of the page size " + std::to_string(page_size()));
-  uint64_t size = o.hasSize ? o.size : (static_cast<uint64_t>(st.st_size) > o.offset ? st.st_size - o.offset : 0);
+  uint64_t size = o.hasSize ? o.size : (static_cast<uint64_t>(st.size) > o.offset ? st.size - o.offset : 0);
   if (size == 0)
     return fail(error, EINVAL, "mmap", p + (created ? ": size is required when creating a file"
                                                      : ": the file is empty (or shorter than offset); pass size to extend it"));
   uint64_t end = o.offset + size;
-  if (o.isPrivate && static_cast<uint64_t>(st.st_size) < end)
+  if (o.isPrivate && static_cast<uint64_t>(st.size) < end)
     return fail(error, EINVAL, "mmap", p + ": a private mapping cannot extend the file");
   // Any failure after the file grew gives it its old size back.
-  const bool grows = !o.isPrivate && static_cast<uint64_t>(st.st_size) < end;
+  const bool grows = !o.isPrivate && static_cast<uint64_t>(st.size) < end;
   auto undo = [&] {
-    if (grows && ftruncate(fd, st.st_size) != 0) { /* best effort: the error reported is the first one */ }
+    if (grows && ftruncate(fd, st.size) != 0) { /* best effort: the error reported is the first one */ }
   };
   if (grows && ftruncate(fd, static_cast<off_t>(end)) != 0) return fail(error, errno, "ftruncate", p + ": cannot extend the file");
   if (!o.isPrivate && !o.sparse) {
@@ -158,25 +159,25 @@ bool map_file(const char *path, const MapOptions &o, Mapping &out, MapError &err
   int fd = open(path, flags, o.mode);
   if (fd < 0) return fail(error, errno, "open", p + ": cannot open");
   bool created = o.create && !existed;
-  struct stat st;
+  FileIdentity st;
   bool ok;
-  if (fstat(fd, &st) != 0) {
-    ok = fail(error, errno, "fstat", p + ": cannot stat");
-  } else if (S_ISCHR(st.st_mode)) {
+  if (int err = identify(fd, st)) {
+    ok = fail(error, err, "statx", p + ": cannot stat");
+  } else if (S_ISCHR(st.mode)) {
     DaxDeviceInfo info;
-    if (dax_device_info(st.st_rdev, info)) {
+    if (dax_device_info(st.rdev, info)) {
       ok = map_device_dax(fd, path, info, o, out, error);
     } else {
-      std::string subsystem = char_device_subsystem(st.st_rdev);
+      std::string subsystem = char_device_subsystem(st.rdev);
       ok = fail(error, EINVAL, "mmap", p + ": a character device that is not device DAX" +
                 (subsystem.empty() ? std::string() : " (subsystem '" + subsystem + "')") +
                 "; map a /dev/daxX.Y node, a file on a -o dax filesystem, or a plain file");
     }
-  } else if (S_ISREG(st.st_mode)) {
+  } else if (S_ISREG(st.mode)) {
     ok = map_regular(fd, path, created, st, o, out, error);
   } else {
     ok = fail(error, EINVAL, "mmap", p + ": not a regular file or device-DAX node" +
-              std::string(S_ISBLK(st.st_mode) ? " (a block device goes through the page cache: use a filesystem mounted -o dax on it)" : ""));
+              std::string(S_ISBLK(st.mode) ? " (a block device goes through the page cache: use a filesystem mounted -o dax on it)" : ""));
   }
   close(fd);  // the mapping keeps its own reference to the file
   if (!ok && created) unlink(path);  // leave no half-made file behind

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const DIST = path.join(ROOT, 'dist');
 export const DIST_INDEX = path.join(DIST, 'index.js');
-export const CORE_TEST = path.join(ROOT, 'build', 'Release', 'core_test');
+export const CORE_TEST = path.join(ROOT, 'build', 'core_test');   // scripts/build-core-test.sh (pretest)
 
 export interface ChildResult {
   status: number | null;

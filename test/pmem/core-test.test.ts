@@ -1,4 +1,4 @@
-// The native core's own C++ test binary (build/Release/core_test), run by npm test:
+// The native core's own C++ test binary (build/core_test, built by scripts/build-core-test.sh), run by npm test:
 // once with the CPU's best paths and once with every fallback forced by the switches.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -22,7 +22,7 @@ describe('native core test binary', () => {
   let fallbacks: Run;
 
   beforeAll(async () => {
-    if (!fs.existsSync(CORE_TEST)) throw new Error(`${CORE_TEST} is missing: build the addon (node-gyp rebuild) first`);
+    if (!fs.existsSync(CORE_TEST)) throw new Error(`${CORE_TEST} is missing: run scripts/build-core-test.sh (npm test does) first`);
     [plain, fallbacks] = await Promise.all([
       runCore({}),
       runCore({ DAXFS_NO_CLWB: '1', DAXFS_NO_CLFLUSHOPT: '1', DAXFS_NO_MOVNT: '1', DAXFS_NO_CVAP: '1' }),
