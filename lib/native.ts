@@ -12,7 +12,9 @@ export interface NativeMapping {
   readonly granularity: 'byte' | 'cache-line' | 'page' | 'none';
   readonly windowSize: number;
   readonly align: number;
+  /** Window 0 is made at once; the others by window(i) on first use (holes until then). */
   readonly windows: ArrayBuffer[];
+  window(index: number): ArrayBuffer;
   /** Two doubles (offset, length) the hot calls read when called without arguments. */
   readonly args: ArrayBuffer;
   /** copy() with the offset taken from args[0], one function per store mode. */

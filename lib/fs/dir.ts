@@ -13,6 +13,7 @@
 //
 // If any function throws, the caller must discard the transaction (not commit it): an
 // ENOSPC in the middle of a split may leave some of the split's writes in it.
+import { Buffer } from 'node:buffer';
 import * as crypto from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { DaxError } from '../errors';
@@ -43,25 +44,27 @@ const MAGIC_LEAF = 0x4c445844;    // bytes "DXDL"
 export const DIR_VERSION = 1;
 export const HASH_FNV1A_FMIX = 1;
 
-const CRC_AT = BLOCK_SIZE - 4;    // u32 CRC-32 of bytes [0, 4092) of every block
+const END = BLOCK_SIZE;
 // Common header, every block.
 const H_MAGIC = 0;                // u32
-const H_COUNT = 4;                // u16: records (level 0) or index entries (level >= 1)
-const H_LEVEL = 6;                // u8: 0 = holds records; n = index whose children have level n-1
-const H_FLAGS = 7;                // u8: 0
-const H_SELF = 8;                 // u32: this block's index in the directory file
-const H_SALT = 12;                // u32: the directory's salt (root's value, in every block)
+const H_CRC = 4;                  // u32: CRC-32 of the whole block with these 4 bytes taken as zero
+const H_COUNT = 8;                // u16: records (level 0) or index entries (level >= 1)
+const H_LEVEL = 10;               // u8: 0 = holds records; n = index whose children have level n-1
+const H_FLAGS = 11;               // u8: 0
+const H_SELF = 12;                // u32: this block's index in the directory file
+const H_SALT = 16;                // u32: the directory's salt (root's value, in every block)
 // Root block (file block 0).
-const R_USED = 16;                // u16: end of the records (level 0), 0 otherwise
-const R_VERSION = 18;             // u16: DIR_VERSION
-const R_ENTRIES = 20;             // u32: entries in the whole directory
-const R_HASH = 24;                // u8: hash function (HASH_FNV1A_FMIX); 25..31 zero
-const ROOT_BODY = 32;             // records or index entries start here
+const R_USED = 20;                // u16: end of the records (level 0), 0 otherwise
+const R_VERSION = 22;             // u16: DIR_VERSION
+const R_ENTRIES = 24;             // u32: entries in the whole directory
+const R_BLOCKS = 28;              // u32: blocks of the directory file (= DirStorage.blocks())
+const R_HASH = 32;                // u8: hash function (HASH_FNV1A_FMIX); 33..39 zero
+const ROOT_BODY = 40;             // records or index entries start here
 // Leaf block.
-const L_USED = 16;                // u16: end of the records; 18..19 zero
-const LEAF_BODY = 20;
-// Index block.
-const INDEX_BODY = 16;
+const L_USED = 20;                // u16: end of the records; 22..23 zero
+const LEAF_BODY = 24;
+// Index block: 20..23 zero.
+const INDEX_BODY = 24;
 // Index entry: key u32, child u32 (bit 31: continuation, bits 0..30: child block index).
 const IENTRY = 8;
 const CONT = 0x80000000;
@@ -73,17 +76,23 @@ const TYPE_DIR = 2;
 export const MAX_NAME = 255;
 const MAX_LEVEL = 8;              // more index levels than 2^31 blocks could ever need
 
-const ROOT_INDEX_CAP = (CRC_AT - ROOT_BODY) / IENTRY;    // 507
-const INDEX_CAP = (CRC_AT - INDEX_BODY) / IENTRY;        // 509
+const ROOT_INDEX_CAP = (END - ROOT_BODY) / IENTRY;    // 507
+const INDEX_CAP = (END - INDEX_BODY) / IENTRY;       // 509
 
 /** Test hooks: a replacement hash (to force collisions) and a smaller index fan-out (to
  *  build deep trees from few entries). Never set outside tests. */
 export const _testing: {
   hash: ((name: Buffer, salt: number) => number) | null;
   maxIndexEntries: number;
-} = { hash: null, maxIndexEntries: 0 };
+  /** Check every incrementally updated checksum against a full one. */
+  paranoid: boolean;
+} = { hash: null, maxIndexEntries: 0, paranoid: false };
 
 // ---- hash ---------------------------------------------------------------------------------
+
+// Hot paths use module bindings, not globals: a global lookup inside a vm context (jest's
+// sandbox) goes through interceptors and costs microseconds.
+const imul = Math.imul;
 
 /**
  * The directory hash (HASH_FNV1A_FMIX): FNV-1a over the UTF-8 bytes of the name, starting
@@ -97,13 +106,13 @@ export function hashName(name: Uint8Array, salt: number): number {
   let h = (0x811c9dc5 ^ salt) >>> 0;
   for (let i = 0; i < name.length; i++) {
     h ^= name[i];
-    h = Math.imul(h, 0x01000193);
+    h = imul(h, 0x01000193);
   }
   h ^= name.length;
   h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
+  h = imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
+  h = imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
 }
@@ -134,20 +143,27 @@ function nameProblem(b: Buffer): string | null {
 
 function encodeName(name: string): Buffer {
   if (typeof name !== 'string') throw einval('a directory entry name must be a string');
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0 || c === 0x2f) throw einval(`the name ${JSON.stringify(name)} ${c === 0 ? 'contains a NUL byte' : "contains '/'"}`);
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = i + 1 < name.length ? name.charCodeAt(i + 1) : 0;
+      if (c >= 0xdc00 || next < 0xdc00 || next > 0xdfff) throw einval(`the name ${JSON.stringify(name)} is not well-formed Unicode (lone surrogate)`);
+      i++;
+    }
+  }
   const b = Buffer.from(name, 'utf8');
   if (b.length > MAX_NAME) {
     throw new DaxError('ENAMETOOLONG', `the name is ${b.length} bytes in UTF-8; at most ${MAX_NAME} fit`, { errno: -36 });
   }
-  const problem = nameProblem(b);
-  if (problem) throw einval(`the name ${JSON.stringify(name)} ${problem}`);
-  if (b.toString('utf8') !== name) throw einval(`the name ${JSON.stringify(name)} is not well-formed Unicode (lone surrogate)`);
+  if (b.length === 0 || name === '.' || name === '..') throw einval(`the name ${JSON.stringify(name)} ${b.length === 0 ? 'is empty' : "is '.' or '..'"}`);
   return b;
 }
 
 function checkEntry(entry: DirEntry): { name: Buffer; ino: number; type: number } {
   if (entry === null || typeof entry !== 'object') throw einval('a directory entry must be an object');
   const name = encodeName(entry.name);
-  if (!Number.isInteger(entry.ino) || entry.ino < 1 || entry.ino > 0xffffffff) {
+  if (typeof entry.ino !== 'number' || entry.ino % 1 !== 0 || !(entry.ino >= 1 && entry.ino <= 0xffffffff)) {
     throw einval(`inode number ${entry.ino} is not an integer from 1 to 2^32-1`);
   }
   if (entry.type !== 'file' && entry.type !== 'dir') throw einval(`entry type ${String(entry.type)} is not 'file' or 'dir'`);
@@ -165,7 +181,13 @@ class Block {
   dirty: Array<[number, number]> = [];
   /** Written whole (a new block, or one rebuilt by a split). */
   whole = false;
-  constructor(readonly index: number, readonly at: number, readonly buf: Buffer) {}
+  /** The verified image this block was loaded from (its checksum is updated from it). */
+  orig: Buffer | null = null;
+  /** The checksum the block had when it was read. */
+  readonly loadedCrc: number;
+  constructor(readonly index: number, readonly at: number, readonly buf: Buffer) {
+    this.loadedCrc = buf.readUInt32LE(H_CRC);
+  }
 
   get count(): number { return this.buf.readUInt16LE(H_COUNT); }
   set count(v: number) { this.buf.writeUInt16LE(v, H_COUNT); this.touch(H_COUNT, H_COUNT + 2); }
@@ -207,14 +229,105 @@ function indexCapacity(b: Block): number {
   return _testing.maxIndexEntries > 1 ? Math.min(cap, _testing.maxIndexEntries) : cap;
 }
 
+/** CRC-32 (zlib's) of a whole block, its checksum field counted as zero. */
+function blockCrc(buf: Buffer): number {
+  const stored = buf.readUInt32LE(H_CRC);
+  buf.writeUInt32LE(0, H_CRC);
+  const crc = zlib.crc32(buf);
+  buf.writeUInt32LE(stored, H_CRC);
+  return crc;
+}
+
+// Checksum updates from the changed bytes alone. Without its initial and final inversion,
+// CRC-32 is linear over GF(2): crc(new) = crc(old) ^ R(old ^ new), where R runs the bare
+// register (starting at 0) over the changed span and then over the zero bytes that follow
+// it to the end of the block (leading zeros leave a zero register unchanged). Running over
+// n zero bytes is a linear map of the register; ZERO_OPS[k] holds the map for 2^k bytes as
+// four 256-entry tables (one per register byte).
+const CRC_TABLE = new Uint32Array(256);
+for (let i = 0; i < 256; i++) {
+  let c = i;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  CRC_TABLE[i] = c >>> 0;
+}
+const ZERO_OPS: Uint32Array[] = (() => {
+  const apply = (cols: Uint32Array, v: number): number => {
+    let r = 0;
+    for (let i = 0; v !== 0; i++, v >>>= 1) if (v & 1) r ^= cols[i];
+    return r >>> 0;
+  };
+  let cols = new Uint32Array(32);   // one zero byte
+  for (let i = 0; i < 32; i++) {
+    const v = (1 << i) >>> 0;
+    cols[i] = ((v >>> 8) ^ CRC_TABLE[v & 0xff]) >>> 0;
+  }
+  const ops: Uint32Array[] = [];
+  for (let k = 0; (1 << k) <= BLOCK_SIZE; k++) {
+    const t = new Uint32Array(1024);
+    for (let j = 0; j < 4; j++) for (let b = 0; b < 256; b++) t[j * 256 + b] = apply(cols, (b << (8 * j)) >>> 0);
+    ops.push(t);
+    const sq = new Uint32Array(32);
+    for (let i = 0; i < 32; i++) sq[i] = apply(cols, apply(cols, (1 << i) >>> 0));
+    cols = sq;
+  }
+  return ops;
+})();
+
+function zeroShift(r: number, n: number): number {
+  for (let k = 0; n !== 0; k++, n >>>= 1) {
+    if (n & 1) {
+      const t = ZERO_OPS[k];
+      r = t[r & 0xff] ^ t[256 + ((r >>> 8) & 0xff)] ^ t[512 + ((r >>> 16) & 0xff)] ^ t[768 + (r >>> 24)];
+    }
+  }
+  return r >>> 0;
+}
+
+/** crc(new) ^ crc(old) for blocks equal outside [lo, hi) (the checksum field counts as zero). */
+function crcDelta(old: Buffer, now: Buffer, lo: number, hi: number): number {
+  let c = 0;
+  for (let i = lo; i < hi; i++) {
+    const x = i >= H_CRC && i < H_CRC + 4 ? 0 : old[i] ^ now[i];
+    c = CRC_TABLE[(c ^ x) & 0xff] ^ (c >>> 8);
+  }
+  return zeroShift(c >>> 0, END - hi);
+}
+
+/**
+ * Recently verified block images by device byte offset. A block read again whose bytes are
+ * identical to the image verified before (a memcmp, far cheaper than a CRC of 4 KiB) needs
+ * no second checksum and framing pass: the verdict depends only on the bytes, so this cache
+ * can never be stale. Blocks this module writes are entered after their checksum is set.
+ */
+const verified = new Map<number, Buffer>();
+const VERIFIED_MAX = 2048;   // 8 MiB at most
+
+function knownGood(at: number, buf: Buffer): boolean {
+  const v = verified.get(at);
+  return v !== undefined && v.equals(buf);
+}
+
+function remember(at: number, buf: Buffer): void {
+  const old = verified.get(at);
+  if (old) {
+    verified.delete(at);
+    buf.copy(old);
+    verified.set(at, old);
+    return;
+  }
+  verified.set(at, Buffer.from(buf));
+  if (verified.size > VERIFIED_MAX) verified.delete(verified.keys().next().value as number);
+}
+
 /**
  * Why the block's contents are not a valid directory block of the expected shape, or null.
  * Checks the checksum, magic, self index, salt, level and the record / index framing.
  */
-function blockProblem(b: Block, salt: number | null, level: number | null): string | null {
+function blockProblem(b: Block, salt: number | null, level: number | null, useCache = false): string | null {
   const buf = b.buf;
   const where = `directory block ${b.index}`;
-  if (zlib.crc32(buf.subarray(0, CRC_AT)) !== buf.readUInt32LE(CRC_AT)) return `${where}: bad checksum`;
+  const trusted = useCache && knownGood(b.at, buf);
+  if (!trusted && blockCrc(buf) !== buf.readUInt32LE(H_CRC)) return `${where}: bad checksum`;
   const magic = buf.readUInt32LE(H_MAGIC);
   const lvl = buf[H_LEVEL];
   const want = b.isRoot ? MAGIC_ROOT : level === 0 ? MAGIC_LEAF : MAGIC_INDEX;
@@ -226,18 +339,21 @@ function blockProblem(b: Block, salt: number | null, level: number | null): stri
     if (buf.readUInt16LE(R_VERSION) !== DIR_VERSION) return `${where}: unsupported directory version ${buf.readUInt16LE(R_VERSION)}`;
     if (buf[R_HASH] !== HASH_FNV1A_FMIX) return `${where}: unknown hash function ${buf[R_HASH]}`;
     if (lvl > MAX_LEVEL) return `${where}: ${lvl} index levels (at most ${MAX_LEVEL})`;
+    if (buf.readUInt32LE(R_BLOCKS) < 1) return `${where}: counts no blocks`;
   } else if (level !== null && lvl !== level) {
     return `${where}: level ${lvl} where level ${level} was expected`;
   }
+  if (trusted) return null;
   const count = b.count;
   if (lvl > 0) {
     const cap = b.isRoot ? ROOT_INDEX_CAP : INDEX_CAP;
     if (count < (b.isRoot ? 2 : 1) || count > cap) return `${where}: bad index entry count ${count}`;
     if (b.isRoot && buf.readUInt16LE(R_USED) !== 0) return `${where}: an index root with a record length`;
+    if (useCache) remember(b.at, buf);
     return null;
   }
   const used = b.used;
-  if (used < b.body || used > CRC_AT) return `${where}: bad used length ${used}`;
+  if (used < b.body || used > END) return `${where}: bad used length ${used}`;
   let n = 0;
   for (let off = b.body; off < used; n++) {
     if (off + REC_HEADER > used) return `${where}: record at byte ${off} runs past the used length ${used}`;
@@ -252,21 +368,21 @@ function blockProblem(b: Block, salt: number | null, level: number | null): stri
     off += recLen;
   }
   if (n !== count) return `${where}: header counts ${count} records, the block holds ${n}`;
+  if (useCache) remember(b.at, buf);
   return null;
 }
 
 /** One operation's view of a directory: blocks read through the transaction, verified,
  *  changed in memory and written back to the transaction by flush(). */
 class Ctx {
-  #blocks = -1;
   #salt = 0;
   readonly cache = new Map<number, Block>();
 
   constructor(readonly tx: Transaction, readonly store: DirStorage) {}
 
+  /** Blocks of the directory file, as the root records them. */
   get nblocks(): number {
-    if (this.#blocks < 0) this.#blocks = this.store.blocks(this.tx);
-    return this.#blocks;
+    return this.root().buf.readUInt32LE(R_BLOCKS);
   }
 
   get salt(): number {
@@ -281,10 +397,10 @@ class Ctx {
   root(): Block {
     const hit = this.cache.get(0);
     if (hit) return hit;
-    if (this.nblocks < 1) throw euclean('the directory has no blocks (not initialised)');
     const b = this.#read(0);
-    const problem = blockProblem(b, null, null);
+    const problem = blockProblem(b, null, null, true);
     if (problem) throw euclean(problem);
+    b.orig = verified.get(b.at) ?? null;
     this.#salt = b.buf.readUInt32LE(H_SALT);
     this.cache.set(0, b);
     return b;
@@ -294,20 +410,24 @@ class Ctx {
   load(i: number, level: number): Block {
     const hit = this.cache.get(i);
     if (hit) return hit;
-    if (i < 1 || i >= this.nblocks) throw euclean(`a directory index entry points at block ${i}; the directory has blocks 1..${this.nblocks - 1}`);
+    const n = this.nblocks;
+    if (i < 1 || i >= n) throw euclean(`a directory index entry points at block ${i}; the directory has blocks 1..${n - 1}`);
     const b = this.#read(i);
-    const problem = blockProblem(b, this.#salt, level);
+    const problem = blockProblem(b, this.#salt, level, true);
     if (problem) throw euclean(problem);
+    b.orig = verified.get(b.at) ?? null;
     this.cache.set(i, b);
     return b;
   }
 
   /** Appends a block to the directory; the caller fills it (it is written whole). */
   append(): Block {
-    const before = this.nblocks;
+    const root = this.root();
+    const before = root.buf.readUInt32LE(R_BLOCKS);
     const i = this.store.appendBlock(this.tx);
-    if (i !== before) throw euclean(`the directory storage appended block ${i}, expected ${before}`);
-    this.#blocks = before + 1;
+    if (i !== before) throw euclean(`the directory storage appended block ${i}; the directory root counts ${before} blocks`);
+    root.buf.writeUInt32LE(before + 1, R_BLOCKS);
+    root.touch(R_BLOCKS, R_BLOCKS + 4);
     const b = new Block(i, this.store.blockOffset(this.tx, i), Buffer.alloc(BLOCK_SIZE));
     b.whole = true;
     this.cache.set(i, b);
@@ -322,28 +442,59 @@ class Ctx {
   flush(): void {
     for (const b of this.cache.values()) {
       if (!b.whole && b.dirty.length === 0) continue;
-      b.buf.writeUInt32LE(zlib.crc32(b.buf.subarray(0, CRC_AT)), CRC_AT);
-      if (!b.whole) {
-        const ranges = b.dirty.concat([[CRC_AT, BLOCK_SIZE]]).sort((x, y) => x[0] - y[0]);
-        const merged: Array<[number, number]> = [];
-        for (const r of ranges) {
-          const last = merged[merged.length - 1];
-          // a separate record costs 16 bytes of header: merge ranges closer than that
-          if (last && r[0] <= last[1] + 16) last[1] = Math.max(last[1], r[1]);
-          else merged.push([r[0], r[1]]);
-        }
-        const total = merged.reduce((s, r) => s + r[1] - r[0] + 16, 0);
-        if (total < BLOCK_SIZE / 2) {
-          for (const [lo, hi] of merged) this.tx.write(b.at + lo, b.buf.subarray(lo, hi));
-          b.dirty = [];
-          continue;
-        }
+      const spans = b.whole ? null : mergeSpans(b.dirty);
+      const orig = b.orig;
+      let crc: number;
+      if (spans && orig && orig.readUInt32LE(H_CRC) === b.loadedCrc) {
+        crc = b.loadedCrc;
+        for (let k = 0; k < spans.length; k += 2) crc = (crc ^ crcDelta(orig, b.buf, spans[k], spans[k + 1])) >>> 0;
+        if (_testing.paranoid && crc !== blockCrc(b.buf)) throw new Error(`incremental checksum of directory block ${b.index} is wrong (internal error)`);
+      } else {
+        crc = blockCrc(b.buf);
       }
-      this.tx.write(b.at, b.buf);
+      b.buf.writeUInt32LE(crc, H_CRC);
+      remember(b.at, b.buf);
+      if (spans) {
+        for (let k = 0; k < spans.length; k += 2) this.tx.write(b.at + spans[k], b.buf.subarray(spans[k], spans[k + 1]));
+      } else {
+        this.tx.write(b.at, b.buf);
+      }
       b.dirty = [];
       b.whole = false;
+      b.orig = null;
     }
   }
+}
+
+/**
+ * The byte spans to write for `dirty` ([lo, hi) pairs) plus the checksum field, sorted and
+ * merged where the gap is at most 16 bytes (what a separate journal record costs), as a
+ * flat [lo, hi, lo, hi, ...] list; null when writing the whole block is cheaper.
+ */
+function mergeSpans(dirty: Array<[number, number]>): number[] | null {
+  const r: number[] = [H_CRC, H_CRC + 4];
+  for (const d of dirty) {
+    let i = r.length;
+    r.push(d[0], d[1]);
+    while (i > 0 && r[i - 2] > r[i]) {   // insertion sort by start
+      const lo = r[i - 2]; const hi = r[i - 1];
+      r[i - 2] = r[i]; r[i - 1] = r[i + 1];
+      r[i] = lo; r[i + 1] = hi;
+      i -= 2;
+    }
+  }
+  const out: number[] = [r[0], r[1]];
+  let cost = 0;
+  for (let i = 2; i < r.length; i += 2) {
+    const last = out.length - 1;
+    if (r[i] <= out[last] + 16) {
+      if (r[i + 1] > out[last]) out[last] = r[i + 1];
+    } else {
+      out.push(r[i], r[i + 1]);
+    }
+  }
+  for (let i = 0; i < out.length; i += 2) cost += out[i + 1] - out[i] + 16;
+  return cost < BLOCK_SIZE / 2 ? out : null;
 }
 
 function header(b: Block, magic: number, level: number, salt: number): void {
@@ -420,7 +571,7 @@ function recordsOf(b: Block): Buffer[] {
 /** Rebuilds `b` as a leaf (or a level-0 root) holding exactly `recs`. */
 function writeRecords(b: Block, recs: Buffer[]): void {
   let off = b.body;
-  b.buf.fill(0, off, CRC_AT);
+  b.buf.fill(0, off, END);
   for (const r of recs) {
     r.copy(b.buf, off);
     off += r.length;
@@ -430,15 +581,30 @@ function writeRecords(b: Block, recs: Buffer[]): void {
   b.whole = true;
 }
 
-/** Rebuilds `b` as an index node holding exactly `entries`. */
-function writeIndex(b: Block, entries: IndexEntry[]): void {
-  b.buf.fill(0, b.body, CRC_AT);
-  entries.forEach((e, i) => {
-    b.buf.writeUInt32LE(e.key >>> 0, b.body + i * IENTRY);
-    b.buf.writeUInt32LE((e.child | (e.cont ? CONT : 0)) >>> 0, b.body + i * IENTRY + 4);
-  });
-  b.buf.writeUInt16LE(entries.length, H_COUNT);
-  b.whole = true;
+/**
+ * Makes `b` an index node holding exactly `entries`, writing only the entries that change
+ * (bytes past the last entry are unused and keep whatever they held). `clear` zeroes the
+ * whole body first (a level-0 root turning into an index: its old records go).
+ */
+function writeIndex(b: Block, entries: IndexEntry[], clear = false): void {
+  if (clear) {
+    b.buf.fill(0, b.body, END);
+    b.whole = true;
+  }
+  let lo = -1;
+  let hi = -1;
+  for (let i = 0; i < entries.length; i++) {
+    const at = b.body + i * IENTRY;
+    const key = entries[i].key >>> 0;
+    const child = (entries[i].child | (entries[i].cont ? CONT : 0)) >>> 0;
+    if (b.buf.readUInt32LE(at) === key && b.buf.readUInt32LE(at + 4) === child) continue;
+    b.buf.writeUInt32LE(key, at);
+    b.buf.writeUInt32LE(child, at + 4);
+    if (lo < 0) lo = at;
+    hi = at + IENTRY;
+  }
+  if (lo >= 0) b.touch(lo, hi);
+  b.count = entries.length;
 }
 
 function indexEntries(b: Block): IndexEntry[] {
@@ -510,7 +676,7 @@ function add(ctx: Ctx, h: number, rec: Buffer): void {
     path.push({ node: leaf, i });
     leaf = ctx.load(leaf.child(i), leaf.level - 1);
   }
-  if (CRC_AT - leaf.used >= rec.length) {
+  if (END - leaf.used >= rec.length) {
     appendRecord(leaf, rec);
     return;
   }
@@ -530,7 +696,7 @@ function add(ctx: Ctx, h: number, rec: Buffer): void {
   recs.sort(byHash);   // stable: equal hashes keep their order
   const salt = ctx.salt;
   if (leaf.isRoot) {
-    const { at, clean } = chooseSplit(recs, CRC_AT - LEAF_BODY);
+    const { at, clean } = chooseSplit(recs, END - LEAF_BODY);
     const a = take();
     const b = take();
     header(a, MAGIC_LEAF, 0, salt);
@@ -538,11 +704,11 @@ function add(ctx: Ctx, h: number, rec: Buffer): void {
     writeRecords(a, recs.slice(0, at));
     writeRecords(b, recs.slice(at));
     root.buf[H_LEVEL] = 1;
-    root.buf.writeUInt16LE(0, R_USED);
-    writeIndex(root, [{ key: 0, child: a.index, cont: false }, { key: recs[at].readUInt32LE(0), child: b.index, cont: !clean }]);
+    root.used = 0;
+    writeIndex(root, [{ key: 0, child: a.index, cont: false }, { key: recs[at].readUInt32LE(0), child: b.index, cont: !clean }], true);
     return;
   }
-  const { at, clean } = chooseSplit(recs, CRC_AT - LEAF_BODY);
+  const { at, clean } = chooseSplit(recs, END - LEAF_BODY);
   const right = take();
   header(right, MAGIC_LEAF, 0, salt);
   writeRecords(leaf, recs.slice(0, at));
@@ -573,6 +739,7 @@ function add(ctx: Ctx, h: number, rec: Buffer): void {
       writeIndex(a, all.slice(0, m));
       writeIndex(b, all.slice(m));
       node.buf[H_LEVEL] = node.level + 1;
+      node.touch(H_LEVEL, H_LEVEL + 1);
       writeIndex(node, [{ key: 0, child: a.index, cont: false }, { key: all[m].key, child: b.index, cont: all[m].cont }]);
       return;
     }
@@ -603,8 +770,9 @@ export function initDirectory(tx: Transaction, store: DirStorage): void {
   b.buf.writeUInt16LE(ROOT_BODY, R_USED);
   b.buf.writeUInt16LE(DIR_VERSION, R_VERSION);
   b.buf.writeUInt32LE(0, R_ENTRIES);
+  b.buf.writeUInt32LE(1, R_BLOCKS);
   b.buf[R_HASH] = HASH_FNV1A_FMIX;
-  b.buf.writeUInt32LE(zlib.crc32(b.buf.subarray(0, CRC_AT)), CRC_AT);
+  b.buf.writeUInt32LE(blockCrc(b.buf), H_CRC);
   tx.write(b.at, b.buf);
 }
 
@@ -712,6 +880,8 @@ export function check(tx: Transaction, store: DirStorage): string[] {
   const rp = blockProblem(root, null, null);
   if (rp) return [rp];
   const salt = root.buf.readUInt32LE(H_SALT);
+  const recorded = root.buf.readUInt32LE(R_BLOCKS);
+  if (recorded !== n) problems.push(`directory root counts ${recorded} blocks; the directory file has ${n}`);
   const seen = new Set<number>([0]);
   const names = new Map<string, number>();
   let entries = 0;
@@ -741,11 +911,10 @@ export function check(tx: Transaction, store: DirStorage): string[] {
         const pad = off + REC_HEADER + buf[off + 10];
         if (buf.subarray(pad, off + recordLen(b, off)).some((x) => x !== 0)) problems.push(`${where}: record at byte ${off} has non-zero padding`);
       }
-      if (buf.subarray(b.used, CRC_AT).some((x) => x !== 0)) problems.push(`${where}: bytes after the last record are not zero`);
+      if (buf.subarray(b.used, END).some((x) => x !== 0)) problems.push(`${where}: bytes after the last record are not zero`);
       return;
     }
     const count = b.count;
-    if (b.buf.subarray(b.body + count * IENTRY, CRC_AT).some((x) => x !== 0)) problems.push(`${where}: bytes after the last index entry are not zero`);
     if (b.key(0) !== lo) problems.push(`${where}: first key ${b.key(0)} is not the lower bound ${lo} of the subtree`);
     if (b.isRoot && b.cont(0)) problems.push(`${where}: the first root entry has the continuation flag`);
     for (let i = 0; i < count; i++) {

@@ -51,6 +51,13 @@ export class Transaction {
 
   /** Records that `data` is to be stored at byte `target` (later writes win). */
   write(target: number, data: Uint8Array): void {
+    // The same bytes written again (a summary count updated by several allocations)
+    // replace the earlier entry instead of growing the record.
+    const same = this.entries.find((e) => e.target === target && e.data.length === data.byteLength);
+    if (same) {
+      same.data.set(data);
+      return;
+    }
     this.entries.push({ target, data: Buffer.from(data) });
     this.#bytes += ENTRY_HEADER + pad8(data.byteLength);
   }

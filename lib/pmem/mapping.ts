@@ -131,7 +131,8 @@ class NativePmemMapping implements PmemMapping {
       throw new DaxError('ERANGE', `a view cannot cross the ${this.windowSize}-byte window edge at ${(index + 1) * this.windowSize}; ` +
         'split it (a Node Buffer holds at most 4 GiB)', { errno: -34 });
     }
-    return Buffer.from(this.#windows[index], start, length);
+    const window = this.#windows[index] ?? (this.#windows[index] = this.#handle.window(index));
+    return Buffer.from(window, start, length);
   }
 
   copy(offset: number, source: ArrayBufferView, options?: StoreOptions): void {

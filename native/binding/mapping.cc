@@ -35,8 +35,11 @@ static void finalize_handle(napi_env env, void *data, void *) {
   auto *s = static_cast<MappingState *>(data);
   if (!s->closed) {
     s->closed = true;
-    for (napi_ref r : s->windows) napi_delete_reference(env, r);
+    for (napi_ref r : s->windows)
+      if (r) napi_delete_reference(env, r);
     s->windows.clear();
+    if (s->handle) napi_delete_reference(env, s->handle);
+    s->handle = nullptr;
     retire(s->map);
   }
   unref(s);
@@ -47,11 +50,14 @@ static void detach_and_unmap(napi_env env, MappingState *s) {
   s->closed = true;
   // Detach first: any view of a window then has length 0 and never reaches unmapped memory.
   for (napi_ref r : s->windows) {
+    if (!r) continue;   // never made
     napi_value ab = nullptr;
     if (env && napi_get_reference_value(env, r, &ab) == napi_ok && ab) napi_detach_arraybuffer(env, ab);
     if (env) napi_delete_reference(env, r);
   }
   s->windows.clear();
+  if (s->handle) napi_delete_reference(env, s->handle);
+  s->handle = nullptr;
   // Native code that still holds a raw pointer (a libuv thread reading a view) must not
   // fault: put throwaway anonymous memory where the mapping was; the GC unmaps it later.
   retire(s->map);
@@ -383,6 +389,50 @@ static void add_function(napi_env env, napi_value obj, const char *name, napi_ca
   set(env, obj, name, fn);
 }
 
+// The external ArrayBuffer over window i (2 GiB at most), made once; null after a throw.
+static napi_value make_window(napi_env env, MappingState *s, size_t i) {
+  napi_value ab = nullptr;
+  if (s->windows[i] && napi_get_reference_value(env, s->windows[i], &ab) == napi_ok && ab) return ab;
+  napi_value handle = nullptr;
+  if (s->handle) napi_get_reference_value(env, s->handle, &handle);
+  if (!handle) {
+    throw_sys(env, EBADF, "", "", "the mapping is closed");
+    return nullptr;
+  }
+  uint64_t start = i * kWindowSize;
+  uint64_t len = s->map.size - start < kWindowSize ? s->map.size - start : kWindowSize;
+  if (napi_create_external_arraybuffer(env, static_cast<char *>(s->map.base) + start, len, nullptr, nullptr, &ab) != napi_ok) {
+    throw_sys(env, ENOMEM, "napi_create_external_arraybuffer", "", "cannot expose the mapping to JavaScript");
+    return nullptr;
+  }
+  // The ArrayBuffer keeps the handle alive, so the memory stays mapped while any view
+  // exists, and the handle's finalizer may unmap (see finalize_handle).
+  napi_property_descriptor owner = {"daxfsMapping", nullptr, nullptr, nullptr, nullptr, handle, napi_default, nullptr};
+  napi_define_properties(env, ab, 1, &owner);
+  if (s->windows[i]) napi_delete_reference(env, s->windows[i]);
+  napi_create_reference(env, ab, 0, &s->windows[i]);
+  return ab;
+}
+
+// window(i): the ArrayBuffer of window i
+static napi_value window_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg;
+  void *data;
+  napi_get_cb_info(env, info, &argc, &arg, nullptr, &data);
+  MappingState *s = open_state(env, data);
+  uint64_t i;
+  if (!s || argc < 1 || !get_size_arg(env, arg, "index", i)) {
+    if (s && argc < 1) throw_type(env, "The \"index\" argument must be of type number");
+    return nullptr;
+  }
+  if (i >= s->windows.size()) {
+    throw_range(env, "The value of \"index\" is out of range. The mapping has " + std::to_string(s->windows.size()) + " windows");
+    return nullptr;
+  }
+  return make_window(env, s, i);
+}
+
 // Wraps a fresh mapping into { size, kind, isPmem, granularity, windowSize, windows,
 // persist, flush, drain, copy, fill, close }.
 static napi_value make_handle(napi_env env, const Mapping &m) {
@@ -426,29 +476,20 @@ static napi_value make_handle(napi_env env, const Mapping &m) {
   napi_create_double(env, static_cast<double>(m.align), &v);
   set(env, obj, "align", v);
 
-  napi_value windows;
+  // Windows are made on first use: each external ArrayBuffer counts as external memory to
+  // V8, and making all 512 of a 1 TiB mapping at once would force a GC for each.
   size_t count = (m.size + kWindowSize - 1) / kWindowSize;
-  napi_create_array_with_length(env, count, &windows);
-  for (size_t i = 0; i < count; i++) {
-    uint64_t start = i * kWindowSize;
-    uint64_t len = m.size - start < kWindowSize ? m.size - start : kWindowSize;
-    napi_value ab;
-    if (napi_create_external_arraybuffer(env, static_cast<char *>(m.base) + start, len, nullptr, nullptr,
-                                         &ab) != napi_ok) {
-      throw_sys(env, ENOMEM, "napi_create_external_arraybuffer", "", "cannot expose the mapping to JavaScript");
-      detach_and_unmap(env, s);
-      return nullptr;
-    }
-    // The ArrayBuffer keeps the handle alive, so the memory stays mapped while any view
-    // exists, and the handle's finalizer may unmap (see finalize_handle).
-    napi_property_descriptor owner = {"daxfsMapping", nullptr, nullptr, nullptr, nullptr, obj, napi_default, nullptr};
-    napi_define_properties(env, ab, 1, &owner);
-    napi_ref weak;
-    napi_create_reference(env, ab, 0, &weak);
-    s->windows.push_back(weak);
-    napi_set_element(env, windows, i, ab);
+  s->windows.assign(count, nullptr);
+  napi_create_reference(env, obj, 0, &s->handle);
+  napi_value windows, first = make_window(env, s, 0);
+  if (!first) {
+    detach_and_unmap(env, s);
+    return nullptr;
   }
+  napi_create_array_with_length(env, count, &windows);
+  napi_set_element(env, windows, 0, first);
   set(env, obj, "windows", windows);
+  add_function(env, obj, "window", window_fn, s);
   napi_value args;
   void *args_data;
   napi_create_arraybuffer(env, 2 * sizeof(double), &args_data, &args);

@@ -34,7 +34,8 @@ struct MappingState {
   bool closed = false;
   napi_env env = nullptr;
   std::atomic<int> refs{0};
-  std::vector<napi_ref> windows;   // weak: detached on close if still alive
+  std::vector<napi_ref> windows;   // weak, made on first use: detached on close if alive
+  napi_ref handle = nullptr;       // weak: the JS handle, which each window keeps alive
 };
 
 napi_value map_file_binding(napi_env env, napi_callback_info info);
