@@ -33,7 +33,7 @@ export interface NativeMapping {
 export interface NativePlatform {
   flush: 'clwb' | 'clflushopt' | 'clflush' | 'dc cvap' | 'dc cvac' | 'none';
   fence: 'sfence' | 'dsb' | 'none';
-  copy: 'avx2' | 'sse2' | 'plain';
+  copy: 'avx512' | 'avx2' | 'sse2' | 'plain';
   nontemporal: boolean;
   cacheLine: number;
   pageSize: number;

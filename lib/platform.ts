@@ -8,8 +8,8 @@ export interface Platform {
   flush: FlushInstruction;
   fence: 'sfence' | 'dsb' | 'none';
   nontemporal: boolean;
-  /** Which non-temporal copy runs: 'avx2', 'sse2', or 'plain' (copy + flush). */
-  copy: 'avx2' | 'sse2' | 'plain';
+  /** Which non-temporal copy runs: 'avx512', 'avx2', 'sse2', or 'plain' (copy + flush). */
+  copy: 'avx512' | 'avx2' | 'sse2' | 'plain';
   cacheLine: number;
   pageSize: number;
   daxSupported: boolean;

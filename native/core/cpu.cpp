@@ -31,22 +31,25 @@ static CpuFeatures detect() {
     if (line != 0) f.cacheLine = line;
     bool osxsave = (c >> 27) & 1;
     bool avx = (c >> 28) & 1;
-    bool ymm_enabled = false;
+    bool ymm_enabled = false, zmm_enabled = false;
     if (osxsave && avx) {
       unsigned lo, hi;
       __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-      ymm_enabled = (lo & 0x6) == 0x6;  // the OS saves XMM and YMM state
+      ymm_enabled = (lo & 0x6) == 0x6;     // the OS saves XMM and YMM state
+      zmm_enabled = (lo & 0xe6) == 0xe6;   // ... and opmask and all of ZMM
     }
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
       f.clflushopt = (b >> 23) & 1;
       f.clwb = (b >> 24) & 1;
       f.avx2 = ymm_enabled && ((b >> 5) & 1);
+      f.avx512 = zmm_enabled && ((b >> 16) & 1);
     }
   }
   if (env_switch("DAXFS_NO_CLWB")) f.clwb = false;
   if (env_switch("DAXFS_NO_CLFLUSHOPT")) f.clflushopt = false;
-  if (env_switch("DAXFS_NO_AVX2")) f.avx2 = false;
-  if (env_switch("DAXFS_NO_MOVNT")) { f.avx2 = false; f.sse2 = false; }
+  if (env_switch("DAXFS_NO_AVX512")) f.avx512 = false;
+  if (env_switch("DAXFS_NO_AVX2")) { f.avx2 = false; f.avx512 = false; }
+  if (env_switch("DAXFS_NO_MOVNT")) { f.avx512 = false; f.avx2 = false; f.sse2 = false; }
 #elif defined(__aarch64__)
   f.dcpop = (getauxval(AT_HWCAP) & HWCAP_DCPOP) != 0;
   unsigned long ctr;

@@ -11,6 +11,7 @@ struct CpuFeatures {
   bool clwb = false;
   bool sse2 = false;
   bool avx2 = false;
+  bool avx512 = false;         // AVX-512F with the OS saving ZMM state
   // aarch64
   bool dcpop = false;          // DC CVAP: clean to the point of persistence
   // everywhere

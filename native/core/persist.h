@@ -10,7 +10,7 @@ namespace daxfs {
 struct PersistOps {
   const char *flushName;       // "clwb", "clflushopt", "clflush", "dc cvap", "dc cvac", "none"
   const char *fenceName;       // "sfence", "dsb", "none"
-  const char *copyName;        // "avx2", "sse2" (non-temporal) or "plain" (copy + flush)
+  const char *copyName;        // "avx512", "avx2", "sse2" (non-temporal) or "plain" (copy + flush)
   // Write back every cache line that overlaps [addr, addr+len). No ordering implied.
   void (*flush)(const void *addr, size_t len);
   // Order all earlier flushes and non-temporal stores before later stores.

@@ -49,6 +49,11 @@ __attribute__((target("avx2"))) static void copy_lines_avx2(char *d, const char 
   }
 }
 
+__attribute__((target("avx512f"))) static void copy_lines_avx512(char *d, const char *s, size_t lines) {
+  for (; lines; --lines, d += 64, s += 64)
+    _mm512_stream_si512(reinterpret_cast<__m512i *>(d), _mm512_loadu_si512(s));
+}
+
 static void copy_lines_sse2(char *d, const char *s, size_t lines) {
   for (; lines; --lines, d += 64, s += 64) {
     __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i *>(s));
@@ -86,6 +91,11 @@ __attribute__((target("avx2"))) static void fill_lines_avx2(char *d, int value, 
     _mm256_stream_si256(reinterpret_cast<__m256i *>(d), v);
     _mm256_stream_si256(reinterpret_cast<__m256i *>(d + 32), v);
   }
+}
+
+__attribute__((target("avx512f"))) static void fill_lines_avx512(char *d, int value, size_t lines) {
+  __m512i v = _mm512_set1_epi8(static_cast<char>(value));
+  for (; lines; --lines, d += 64) _mm512_stream_si512(reinterpret_cast<__m512i *>(d), v);
 }
 
 static void fill_lines_sse2(char *d, int value, size_t lines) {
@@ -127,7 +137,11 @@ bool select_x86_64(PersistOps &ops) {
   }
   ops.fence = fence_sfence;
   ops.fenceName = "sfence";
-  if (f.avx2) {
+  if (f.avx512) {
+    ops.copyNoDrain = copy_nt<copy_lines_avx512>;
+    ops.fillNoDrain = fill_nt<fill_lines_avx512>;
+    ops.copyName = "avx512";
+  } else if (f.avx2) {
     ops.copyNoDrain = copy_nt<copy_lines_avx2>;
     ops.fillNoDrain = fill_nt<fill_lines_avx2>;
     ops.copyName = "avx2";

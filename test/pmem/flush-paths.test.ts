@@ -69,10 +69,12 @@ interface Mode {
   nontemporal: boolean;
 }
 
+const widest = cpuFlags.has('avx512f') ? 'avx512' : 'avx2';
 const modes: Mode[] = [
-  { name: 'default', env: {}, flush: 'clwb', copy: 'avx2', nontemporal: true },
-  { name: 'DAXFS_NO_CLWB', env: { DAXFS_NO_CLWB: '1' }, flush: 'clflushopt', copy: 'avx2', nontemporal: true },
-  { name: 'DAXFS_NO_CLWB + DAXFS_NO_CLFLUSHOPT', env: { DAXFS_NO_CLWB: '1', DAXFS_NO_CLFLUSHOPT: '1' }, flush: 'clflush', copy: 'avx2', nontemporal: true },
+  { name: 'default', env: {}, flush: 'clwb', copy: widest, nontemporal: true },
+  { name: 'DAXFS_NO_CLWB', env: { DAXFS_NO_CLWB: '1' }, flush: 'clflushopt', copy: widest, nontemporal: true },
+  { name: 'DAXFS_NO_CLWB + DAXFS_NO_CLFLUSHOPT', env: { DAXFS_NO_CLWB: '1', DAXFS_NO_CLFLUSHOPT: '1' }, flush: 'clflush', copy: widest, nontemporal: true },
+  { name: 'DAXFS_NO_AVX512', env: { DAXFS_NO_AVX512: '1' }, flush: 'clwb', copy: 'avx2', nontemporal: true },
   { name: 'DAXFS_NO_MOVNT', env: { DAXFS_NO_MOVNT: '1' }, flush: 'clwb', copy: 'plain', nontemporal: false },
   { name: 'DAXFS_NO_AVX2', env: { DAXFS_NO_AVX2: '1' }, flush: 'clwb', copy: 'sse2', nontemporal: true },
   { name: 'all switches', env: { DAXFS_NO_CLWB: '1', DAXFS_NO_CLFLUSHOPT: '1', DAXFS_NO_MOVNT: '1' }, flush: 'clflush', copy: 'plain', nontemporal: false },
