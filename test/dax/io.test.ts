@@ -5,7 +5,7 @@ import { devices, BlockDevice } from '../../lib/block';
 import { daxIO } from '../../lib/dax';
 import { DaxError } from '../../lib/errors';
 import { mapAnonymous, mapFile } from '../../lib/pmem';
-import { countingMapping } from './countingMapping';
+import { countingMapping } from '../helpers/wrap-mapping';
 import { TestFs } from './testfs';
 
 const PAGE = 4096;

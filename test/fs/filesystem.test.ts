@@ -6,7 +6,8 @@ import { devices, BlockDevice } from '../../lib/block';
 import { Filesystem } from '../../lib/fs/filesystem';
 import { fsck } from '../../lib/fs/fsck';
 import { mkfs } from '../../lib/fs/mkfs';
-import { mapAnonymous, mapFile, PmemMapping, StoreOptions } from '../../lib/pmem';
+import { mapAnonymous, mapFile } from '../../lib/pmem';
+import { snapshotting } from '../helpers/wrap-mapping';
 
 const MiB = 1024 * 1024;
 const ROOT = path.join(__dirname, '..', '..');
@@ -214,23 +215,6 @@ describe('mount', () => {
   });
 });
 
-/** A mapping that copies its memory after every store call and every fence. */
-function snapshotting(inner: PmemMapping, images: Buffer[]): PmemMapping & { capturing: boolean } {
-  const w = {
-    capturing: false,
-    get size() { return inner.size; }, get kind() { return inner.kind; }, get isPmem() { return inner.isPmem; },
-    get granularity() { return inner.granularity; }, get closed() { return inner.closed; }, get windowSize() { return inner.windowSize; },
-    view: (o: number, l: number) => inner.view(o, l),
-    persist: (o: number, l: number) => { inner.persist(o, l); snap(); },
-    flush: (o: number, l: number) => inner.flush(o, l),
-    drain: () => { inner.drain(); snap(); },
-    copy: (o: number, s: ArrayBufferView, opt?: StoreOptions) => { inner.copy(o, s, opt); snap(); },
-    fill: (o: number, v: number, l: number, opt?: StoreOptions) => { inner.fill(o, v, l, opt); snap(); },
-    close: () => inner.close(),
-  };
-  function snap() { if (w.capturing) images.push(Buffer.from(inner.view(0, inner.size))); }
-  return w;
-}
 
 describe('crash consistency (images taken at every store and fence)', () => {
   const SIZE = 8 * MiB;

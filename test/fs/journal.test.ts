@@ -1,33 +1,13 @@
 import { devices, BlockDevice } from '../../lib/block';
 import { Journal, JournalArea } from '../../lib/fs/journal';
 import { metaIO } from '../../lib/fs/metaio';
-import { mapAnonymous, PmemMapping, StoreOptions } from '../../lib/pmem';
+import { mapAnonymous } from '../../lib/pmem';
+import { snapshotting } from '../helpers/wrap-mapping';
 
 const SIZE = 1 << 20;
 const AREA: JournalArea = { start: 4096, size: 16 * 4096, blockSize: 4096 };
 const TARGETS = [200000, 300000, 300064, 500000];
 
-/** A mapping that copies its whole memory after every store call and every fence. */
-function snapshotting(inner: PmemMapping, images: Buffer[]): PmemMapping & { capturing: boolean } {
-  const w = {
-    capturing: false,
-    get size() { return inner.size; },
-    get kind() { return inner.kind; },
-    get isPmem() { return inner.isPmem; },
-    get granularity() { return inner.granularity; },
-    get closed() { return inner.closed; },
-    get windowSize() { return inner.windowSize; },
-    view: (o: number, l: number) => inner.view(o, l),
-    persist: (o: number, l: number) => { inner.persist(o, l); snap(); },
-    flush: (o: number, l: number) => { inner.flush(o, l); },
-    drain: () => { inner.drain(); snap(); },
-    copy: (o: number, s: ArrayBufferView, opt?: StoreOptions) => { inner.copy(o, s, opt); snap(); },
-    fill: (o: number, v: number, l: number, opt?: StoreOptions) => { inner.fill(o, v, l, opt); snap(); },
-    close: () => inner.close(),
-  };
-  function snap() { if (w.capturing) images.push(Buffer.from(inner.view(0, inner.size))); }
-  return w;
-}
 
 function deviceFrom(image: Buffer): BlockDevice {
   const dev = devices.ram(image.length);
