@@ -52,11 +52,17 @@ export class Transaction {
   /** Records that `data` is to be stored at byte `target` (later writes win). */
   write(target: number, data: Uint8Array): void {
     // The same bytes written again (a summary count updated by several allocations)
-    // replace the earlier entry instead of growing the record.
-    const same = this.entries.find((e) => e.target === target && e.data.length === data.byteLength);
-    if (same) {
-      same.data.set(data);
-      return;
+    // replace the earlier entry instead of growing the record, but only when no later
+    // entry overlaps them: entries apply in order, so a later overlap must stay on top.
+    const end = target + data.byteLength;
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const e = this.entries[i];
+      if (e.target >= end || target >= e.target + e.data.length) continue;
+      if (e.target === target && e.data.length === data.byteLength) {
+        e.data.set(data);
+        return;
+      }
+      break;
     }
     this.entries.push({ target, data: Buffer.from(data) });
     this.#bytes += ENTRY_HEADER + pad8(data.byteLength);

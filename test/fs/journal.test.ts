@@ -152,3 +152,24 @@ describe('transaction', () => {
     dev.close();
   });
 });
+
+describe('transaction write merging', () => {
+  test('rewriting bytes that a later, overlapping write covered keeps the newest data on top', () => {
+    const dev = devices.ram(SIZE);
+    const io = metaIO(dev);
+    Journal.format(io, AREA);
+    const j = Journal.open(io, AREA);
+    const tx = j.begin();
+    tx.write(300004, Buffer.from('aaaa'));        // a small field
+    tx.write(300000, Buffer.alloc(16, 0x62));     // the whole record, rewritten later
+    tx.write(300004, Buffer.from('cccc'));        // the field again: must win over the block
+    expect(tx.read(300000, 12).toString('latin1')).toBe('bbbbccccbbbb');
+    j.commit(tx);
+    expect(io.read(300000, 12).toString('latin1')).toBe('bbbbccccbbbb');
+    const again = j.begin();
+    again.write(300020, Buffer.from('x1'));
+    again.write(300020, Buffer.from('x2'));       // nothing in between: merged
+    expect(again.entries).toHaveLength(1);
+    dev.close();
+  });
+});
