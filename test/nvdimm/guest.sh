@@ -32,8 +32,17 @@ out="$share/$DAXFS_VM_STEP"
 mkdir -p "$out" || fail "cannot write to $out"
 mark "guest up, step $DAXFS_VM_STEP ($DAXFS_VM_PHASE), namespaces: $DAXFS_VM_NAMESPACES"
 
-mount -t tmpfs -o size=256m tmpfs /tmp || fail "cannot mount tmpfs on /tmp"
-mount -t tmpfs tmpfs /run || fail "cannot mount tmpfs on /run"
+# A tmpfs for scratch files, but never over the repository: a checkout under /tmp (as a CI
+# clone may be) would vanish under it, and with it the shared folder.
+case "$repo/" in
+  /tmp/*) mkdir -p /mnt/daxfs-tmp && mount -t tmpfs -o size=256m tmpfs /mnt/daxfs-tmp || fail "cannot mount tmpfs on /mnt/daxfs-tmp"
+          export TMPDIR=/mnt/daxfs-tmp ;;
+  *)      mount -t tmpfs -o size=256m tmpfs /tmp || fail "cannot mount tmpfs on /tmp" ;;
+esac
+case "$repo/" in
+  /run/*) ;;
+  *) mount -t tmpfs tmpfs /run || fail "cannot mount tmpfs on /run" ;;
+esac
 hostname daxfs-nvdimm 2>/dev/null || true
 
 # node_modules and node from the read-only disk image (run.sh: build_modules_image).
