@@ -1,9 +1,19 @@
 // FileHandle: an open file, as node:fs's synchronous calls use one.
-import { DaxError } from '../errors';
+import { DaxError, argError } from '../errors';
 import { checkBytes, checkSize } from '../validate';
 import type { Filesystem } from './filesystem';
 import { OpenFlags } from './flags';
 import { Stats } from './stats';
+
+/** The buffer, offset and length arguments of read() and write(), checked as node:fs does. */
+function checkRange(buffer: Uint8Array, offset: number, length: number): void {
+  checkBytes(buffer, 'buffer');
+  checkSize(offset, 'offset');
+  checkSize(length, 'length');
+  if (offset + length > buffer.byteLength) {
+    throw argError('ERR_OUT_OF_RANGE', `The value of "length" is out of range. It must be <= ${buffer.byteLength - offset}. Received ${length}`);
+  }
+}
 
 export class FileHandle {
   #position = 0;
@@ -18,10 +28,7 @@ export class FileHandle {
   /** Reads into target[offset, offset+length) from `position` (null or -1: the handle's position, advanced). */
   read(target: Uint8Array, offset = 0, length = target.byteLength - offset, position: number | null = null): number {
     this.#check('read');
-    checkBytes(target, 'buffer');
-    checkSize(offset, 'offset');
-    checkSize(length, 'length');
-    if (offset + length > target.byteLength) throw new RangeError(`The value of "length" is out of range. It must be <= ${target.byteLength - offset}. Received ${length}`);
+    checkRange(target, offset, length);
     if (!this.flags.read) throw new DaxError('EBADF', 'bad file descriptor (not open for reading), read', { errno: -9, syscall: 'read' });
     const current = position === null || position === -1;
     const at = current ? this.#position : checkSize(position, 'position');
@@ -32,10 +39,7 @@ export class FileHandle {
 
   write(source: Uint8Array, offset = 0, length = source.byteLength - offset, position: number | null = null): number {
     this.#check('write');
-    checkBytes(source, 'buffer');
-    checkSize(offset, 'offset');
-    checkSize(length, 'length');
-    if (offset + length > source.byteLength) throw new RangeError(`The value of "length" is out of range. It must be <= ${source.byteLength - offset}. Received ${length}`);
+    checkRange(source, offset, length);
     if (!this.flags.write) throw new DaxError('EBADF', 'bad file descriptor (not open for writing), write', { errno: -9, syscall: 'write' });
     if (this.fs.readOnly) throw new DaxError('EROFS', 'read-only file system, write', { errno: -30, syscall: 'write' });
     const current = position === null || position === -1;

@@ -41,8 +41,8 @@ static void run(const char *name, bool (*fn)()) {
 }
 
 static std::string temp_dir() {
-  char tmpl[] = "/tmp/daxfs-core-XXXXXX";
-  return mkdtemp(tmpl);
+  std::string tmpl = "/tmp/daxfs-core-" + std::string(6, 'X');  // mkdtemp's template
+  return mkdtemp(&tmpl[0]);
 }
 
 static void write_file(const std::string &path, const std::string &text) {

@@ -74,6 +74,9 @@ describe.each(makers)('daxfs on a %s device, mounted dax', (_name, make) => {
     expect(out.subarray(6, 10000).every((b) => b === 0)).toBe(true);
     expect(out[10000]).toBe('Z'.charCodeAt(0));
     expect(h.read(Buffer.alloc(5), 0, 5, 20000)).toBe(0);
+    expect(codeOf(() => h.read(Buffer.alloc(4), 2, 5, 0))).toBe('ERR_OUT_OF_RANGE');
+    expect(codeOf(() => h.write(Buffer.alloc(4), -1, 1, 0))).toBe('ERR_OUT_OF_RANGE');
+    expect(codeOf(() => h.write('text' as unknown as Buffer, 0, 1, 0))).toBe('ERR_INVALID_ARG_TYPE');
     h.close();
     expect(codeOf(() => h.read(Buffer.alloc(1), 0, 1, 0))).toBe('EBADF');
   });
