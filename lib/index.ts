@@ -9,3 +9,5 @@ export { devices, SECTOR_SIZE } from './block';
 export type { BlockDevice, DirectAccess, DaxOperations, BadBlockList, WindowedOptions, PmemDeviceOptions } from './block';
 export { daxIO, daxZeroPageRange, daxTruncatePage } from './dax';
 export type { DaxInode, BlockMapping, GetBlock, ConvertUnwritten, DaxRw } from './dax';
+export { mkfs, mount, fsck } from './fs';
+export type { Filesystem, FileHandle, Stats, Statfs, MountOptions, MkfsOptions, FsckOptions, FsckResult, Profile } from './fs';
