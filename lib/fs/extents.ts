@@ -83,19 +83,46 @@ export function remove(extents: readonly Extent[], from: number, to: number): { 
   return { extents: normalize(out), freed };
 }
 
-/** Marks [from, to) written (unwritten extents there are split as needed). */
-export function convert(extents: readonly Extent[], from: number, to: number): Extent[] {
+/** Sets the unwritten flag of every mapped block in [from, to), splitting extents at the edges. */
+function mark(extents: readonly Extent[], from: number, to: number, unwritten: boolean): Extent[] {
   const out: Extent[] = [];
   for (const e of extents) {
     const end = e.fileBlock + e.length;
-    if (!e.unwritten || end <= from || e.fileBlock >= to) { out.push({ ...e }); continue; }
+    if (e.unwritten === unwritten || end <= from || e.fileBlock >= to) { out.push({ ...e }); continue; }
     const a = Math.max(from, e.fileBlock);
     const b = Math.min(to, end);
     if (e.fileBlock < a) out.push({ ...e, length: a - e.fileBlock });
-    out.push({ fileBlock: a, length: b - a, deviceBlock: e.deviceBlock + (a - e.fileBlock), unwritten: false });
+    out.push({ fileBlock: a, length: b - a, deviceBlock: e.deviceBlock + (a - e.fileBlock), unwritten });
     if (end > b) out.push({ ...e, fileBlock: b, length: end - b, deviceBlock: e.deviceBlock + (b - e.fileBlock) });
   }
   return normalize(out);
+}
+
+/** Marks [from, to) written (unwritten extents there are split as needed). */
+export function convert(extents: readonly Extent[], from: number, to: number): Extent[] {
+  return mark(extents, from, to, false);
+}
+
+/** Marks the mapped blocks of [from, to) unwritten: they keep their storage and read as zeros. */
+export function markUnwritten(extents: readonly Extent[], from: number, to: number): Extent[] {
+  return mark(extents, from, to, true);
+}
+
+/** True when some block of [from, to) is mapped and unwritten. */
+export function hasUnwritten(extents: readonly Extent[], from: number, to: number): boolean {
+  return extents.some((e) => e.unwritten && e.fileBlock < to && e.fileBlock + e.length > from);
+}
+
+/** The holes of [from, to), as [first block, count] pairs in order. */
+export function holes(extents: readonly Extent[], from: number, to: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let at = from;
+  while (at < to) {
+    const l = lookup(extents, at, to - at);
+    if (!l.mapped) out.push([at, l.count]);
+    at += l.count;
+  }
+  return out;
 }
 
 /** Blocks mapped (written or not). */

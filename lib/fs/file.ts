@@ -1,6 +1,7 @@
 // FileHandle: an open file, as node:fs's synchronous calls use one.
 import { DaxError, argError } from '../errors';
 import { checkBytes, checkSize } from '../validate';
+import { ALLOCATE_MODES, AllocateMode, MAX_FILE_SIZE } from './allocate';
 import type { Filesystem } from './filesystem';
 import { OpenFlags } from './flags';
 import { Stats } from './stats';
@@ -56,6 +57,31 @@ export class FileHandle {
     checkSize(length, 'length');
     if (!this.flags.write) throw new DaxError('EINVAL', 'invalid argument (not open for writing), ftruncate', { errno: -22, syscall: 'ftruncate' });
     this.fs.truncateIno(this.ino, length);
+  }
+
+  /**
+   * fallocate: 'default' and 'keep-size' preallocate the holes of the range as unwritten
+   * blocks (reading zeros), 'zero-range' makes the range read zeros, 'punch-hole' frees its
+   * whole blocks. Checked in the kernel's order: mode, then EINVAL, EFBIG, EBADF, EROFS.
+   */
+  allocate(offset: number, length: number, mode: AllocateMode = 'default'): void {
+    this.#check('fallocate');
+    if (!(ALLOCATE_MODES as readonly unknown[]).includes(mode)) {
+      throw argError('ERR_INVALID_ARG_VALUE', `The argument 'mode' must be one of: ${ALLOCATE_MODES.map((m) => `'${m}'`).join(', ')}. Received ${typeof mode === 'string' ? `'${mode}'` : String(mode)}`);
+    }
+    for (const [name, value] of [['offset', offset], ['length', length]] as const) {
+      if (typeof value !== 'number') throw argError('ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type number. Received type ${typeof value}`);
+      if (!Number.isSafeInteger(value)) throw argError('ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be a safe integer. Received ${value}`);
+    }
+    if (offset < 0 || length <= 0) throw this.#error('EINVAL', 22, 'invalid argument', 'fallocate');
+    if (offset + length > MAX_FILE_SIZE) throw this.#error('EFBIG', 27, 'file too large', 'fallocate');
+    if (!this.flags.write) throw this.#error('EBADF', 9, 'bad file descriptor (not open for writing)', 'fallocate');
+    this.fs.allocateIno(this.ino, offset, length, mode, this.path);
+  }
+
+  /** An error worded as node:fs words one about a path: "EINVAL: invalid argument, fallocate '/x'". */
+  #error(code: string, errno: number, what: string, syscall: string): DaxError {
+    return new DaxError(code, `${what}, ${syscall} '${this.path}'`, { errno: -errno, syscall, path: this.path });
   }
 
   stat(): Stats {

@@ -2,11 +2,12 @@
 // lib/dax with this filesystem's getBlock, as ext2 hands ext2_get_block to the kernel's
 // DAX code; every metadata change is one journal transaction.
 import { BlockDevice } from '../block';
-import { daxIO, daxTruncatePage, DaxInode, GetBlock } from '../dax';
+import { ConvertUnwritten, daxIO, daxTruncatePage, daxZeroPageRange, DaxInode, GetBlock } from '../dax';
 import { DaxError } from '../errors';
 import { platform } from '../platform';
 import { checkBytes, checkSize, checkString } from '../validate';
 import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
+import { allocateRange, allocationGoal, AllocateMode, markWritten } from './allocate';
 import * as dir from './dir';
 import { insert, lookup, remove } from './extents';
 import { FileHandle } from './file';
@@ -357,11 +358,12 @@ export class Filesystem {
     this.truncateIno(ino, length);
   }
 
-  /** Sets the size: blocks past the new end are freed, the rest of the last page zeroed. */
+  /** Sets the size: blocks past the new end are freed (also preallocated ones when the size
+   *  does not change, as on Linux), the rest of the last page zeroed. */
   truncateIno(ino: number, length: number): void {
     const tx = this.#journal.begin();
     const inode = this.#table.read(tx, ino);
-    if (length < inode.size) {
+    if (length <= inode.size) {
       // Zero the tail of the new last page first: if the file grows again, it reads zeros.
       daxTruncatePage(this.#daxInode(inode), length, this.getBlock(ino));
       const keep = Math.ceil(length / BLOCK_SIZE);
@@ -392,9 +394,7 @@ export class Filesystem {
       const l = lookup(inode.extents, block, count);
       if (l.mapped || !create) return { mapped: l.mapped, block: l.deviceBlock, count: l.count, new: false, unwritten: l.unwritten };
       if (this.readOnly) throw new DaxError('EROFS', 'read-only file system', { errno: -30 });
-      const before = inode.extents.filter((e) => e.fileBlock < block).pop();
-      const goal = before ? before.deviceBlock + (block - before.fileBlock) : this.#layout.dataStart + (ino % 64) * 512;
-      const got = this.#blocks.allocate(tx, goal, l.count);
+      const got = this.#blocks.allocate(tx, allocationGoal(inode.extents, block, ino, this.#layout.dataStart), l.count);
       const ops = this.device.dax!;
       ops.zero(got.start * BLOCK_SIZE, got.count * BLOCK_SIZE);
       ops.drain();
@@ -406,6 +406,27 @@ export class Filesystem {
     };
   }
 
+  /** lib/dax's convert callback: data written into unwritten blocks is durable, mark them written. */
+  #convert(ino: number): ConvertUnwritten {
+    return (_inode, block, count) => markWritten(this.#journal, this.#table, ino, block, count);
+  }
+
+  /** fallocate (lib/fs/allocate.ts): `mode` over [offset, offset+length), arguments checked. */
+  allocateIno(ino: number, offset: number, length: number, mode: AllocateMode, path: string): void {
+    this.#writable('fallocate', path);
+    if (isDir(this.inode(ino))) throw fsError('EISDIR', 21, 'fallocate', path, 'EISDIR: illegal operation on a directory');
+    allocateRange({
+      journal: this.#journal, table: this.#table, blocks: this.#blocks, dataStart: this.#layout.dataStart,
+      zeroInPlace: (inode, from, n) => this.#zeroInPlace(inode, from, n),
+    }, ino, offset, length, mode);
+  }
+
+  /** Zeroes bytes of one file block in place, durably: the one data write of allocate. A
+   *  page-cache mount would zero its cached page here instead. */
+  #zeroInPlace(inode: Inode, from: number, length: number): void {
+    daxZeroPageRange(this.#daxInode(inode), from, length, this.getBlock(inode.ino));
+  }
+
   readAt(ino: number, buffer: Uint8Array, position: number): number {
     const inode = this.inode(ino);
     return daxIO('read', this.#daxInode(inode), position, buffer, this.getBlock(ino));
@@ -414,7 +435,7 @@ export class Filesystem {
   /** Writes at `position`; durable on return. A size change is one more transaction. */
   writeAt(ino: number, buffer: Uint8Array, position: number): number {
     const inode = this.inode(ino);
-    const n = daxIO('write', this.#daxInode(inode), position, buffer, this.getBlock(ino));
+    const n = daxIO('write', this.#daxInode(inode), position, buffer, this.getBlock(ino), this.#convert(ino));
     const now = Date.now();
     if (position + n > inode.size) {
       const tx = this.#journal.begin();

@@ -2,9 +2,11 @@
 //
 // Invariants: a valid superblock (primary, or the backup), an applied journal, every
 // directory block valid, every entry naming an allocated inode of the right type, link
-// counts equal to the references, inode block counts equal to their extents, no block used
-// twice or used while free, no inode or block allocated but unreachable, and summary counts
-// equal to the bitmaps.
+// counts equal to the references, inode block counts equal to their extents (unwritten ones
+// included: they are allocated), no block used twice or used while free, no inode or block
+// allocated but unreachable, and summary counts equal to the bitmaps. A file's extents may
+// end before its size (a hole) or reach past it (preallocation with 'keep-size'); only
+// directories never have unwritten extents.
 import { BlockDevice } from '../block';
 import { DaxError } from '../errors';
 import { checkOptions } from '../validate';
@@ -62,6 +64,7 @@ function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, la
     const mapped = inode.extents.reduce((n, e) => n + e.length, 0);
     if (mapped !== inode.blocks) problems.push(`inode ${ino} counts ${inode.blocks} blocks but its extents map ${mapped}`);
     for (const e of inode.extents) claim(ino, e.deviceBlock, e.length);
+    if (isDir(inode) && inode.extents.some((e) => e.unwritten)) problems.push(`directory inode ${ino} has unwritten extents`);
     if (inode.extentBlock) claim(ino, inode.extentBlock, 1);
     if (!isDir(inode)) continue;
     const store = new DirectoryBlocks(ino, table, blocks);

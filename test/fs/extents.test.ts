@@ -1,4 +1,4 @@
-import { convert, Extent, insert, lookup, mappedBlocks, remove } from '../../lib/fs/extents';
+import { convert, Extent, hasUnwritten, holes, insert, lookup, mappedBlocks, markUnwritten, remove } from '../../lib/fs/extents';
 
 const ext = (fileBlock: number, length: number, deviceBlock: number, unwritten = false): Extent =>
   ({ fileBlock, length, deviceBlock, unwritten });
@@ -34,5 +34,22 @@ describe('extent map', () => {
     const list = convert([ext(0, 4, 100), ext(4, 6, 104, true)], 4, 7);
     expect(list).toEqual([ext(0, 7, 100), ext(7, 3, 107, true)]);
     expect(convert(list, 0, 100)).toEqual([ext(0, 10, 100)]);
+  });
+
+  test('markUnwritten splits written extents at the range edges and leaves the device blocks where they are', () => {
+    const list = markUnwritten([ext(0, 10, 100), ext(12, 2, 200)], 3, 13);
+    expect(list).toEqual([ext(0, 3, 100), ext(3, 7, 103, true), ext(12, 1, 200, true), ext(13, 1, 201)]);
+    expect(mappedBlocks(list)).toBe(12);
+    expect(convert(list, 0, 20)).toEqual([ext(0, 10, 100), ext(12, 2, 200)]);
+  });
+
+  test('hasUnwritten and holes see only the asked range', () => {
+    const list = [ext(2, 3, 100, true), ext(8, 2, 200)];
+    expect(hasUnwritten(list, 0, 2)).toBe(false);
+    expect(hasUnwritten(list, 4, 9)).toBe(true);
+    expect(hasUnwritten(list, 5, 20)).toBe(false);
+    expect(holes(list, 0, 12)).toEqual([[0, 2], [5, 3], [10, 2]]);
+    expect(holes(list, 3, 9)).toEqual([[5, 3]]);
+    expect(holes([], 4, 6)).toEqual([[4, 2]]);
   });
 });

@@ -88,6 +88,23 @@ describe('fsck', () => {
     dev.close();
   });
 
+  test('unwritten extents are allocated blocks of a file, also past its size; in a directory they are a problem', () => {
+    const dev = populated();
+    const f = Filesystem.mount(dev, 'dax');
+    const h = f.open('/a/pre', 'w');
+    h.allocate(0, 40000, 'keep-size');                   // unwritten, all past the size (0)
+    h.close();
+    f.unmount();
+    expect(fsck(dev).problems).toEqual([]);
+    tamper(dev, (tx, table) => {
+      const root = table.read(tx, ROOT_INODE);
+      root.extents = root.extents.map((e) => ({ ...e, unwritten: true }));
+      table.write(tx, root);
+    });
+    expect(fsck(dev).problems.join('\n')).toMatch(/directory inode 2 has unwritten extents/);
+    dev.close();
+  });
+
   test('a corrupt inode is reported, never trusted', () => {
     const dev = populated();
     const layout = computeLayout(dev.size);
