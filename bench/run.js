@@ -14,6 +14,7 @@
 'use strict';
 
 const { spawnSync, execFileSync } = require('child_process');
+const { runFsCases } = require('./fs');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -54,9 +55,12 @@ function cpuNs() {
 // op(n) runs n iterations. Calibrates n so one repetition takes about 5 ms (2 ms with
 // --quick), warms up, then times the repetitions by the process's CPU clock (reps) and by
 // the wall clock (wallReps), in ns/op. The C peer does exactly the same.
-function measure(op, { quick, targetMs }) {
-  const target = (targetMs ?? (quick ? 2 : 5)) * 1e6;
-  const reps = quick ? 5 : 21;
+function measure(op, opts) {
+  return measureInterleaved([op], opts)[0];
+}
+
+// Calibrates and warms up op(n) for about targetMs per repetition; returns n.
+function calibrate(op, target) {
   // The iteration count comes from the fastest ns/op seen so far: a run during which the
   // process was preempted only looks slower, never faster.
   let best = Infinity;
@@ -70,24 +74,50 @@ function measure(op, { quick, targetMs }) {
   const fit = () => Math.max(1, Math.floor(target / best));
   let n = 1;
   while (timed(n) < target / 4 && n < 2 ** 30) n *= 4; // calibration doubles as warm-up
-  // Full-size warm-ups, at least 15 ms in all so the JIT's optimizing tier has finished
-  // (it compiles on a helper thread).
-  const warmUntil = nowNs() + Math.max(target, 15e6);
-  do timed((n = fit())); while (nowNs() < warmUntil);
-  n = fit();
-  const cpu = [];
-  const wall = [];
+  // Full-size warm-ups until the optimizing tier is in place: it compiles on a helper
+  // thread, which a busy machine starves, so a fixed wall-clock warm-up (15 ms before)
+  // let a deep call graph such as daxIO's be timed half in the interpreter, with the
+  // compiler's CPU counted in the process clock (issue 3). So: at least 30 ms of process
+  // CPU, then until 4 repetitions in a row set no new best by more than 3% (cap: 5 s).
+  const cpuUntil = cpuNs() + Math.max(target, 30e6);
+  const deadline = nowNs() + 5e9;
+  let calm = 0;
+  while (nowNs() < deadline) {
+    const before = best;
+    const n = fit();
+    timed(n);
+    calm = best < before * 0.97 ? 0 : calm + 1;
+    if (calm >= 4 && cpuNs() >= cpuUntil) break;
+  }
+  return fit();
+}
+
+// Like measure() for several ops at once: each is calibrated and warmed up, then their
+// repetitions alternate (A B C A B C ...), so a burst of load on the shared cores hits
+// every side of a comparison alike. ops[i] is op(n) or [op(n), { targetMs }].
+function measureInterleaved(ops, { quick, targetMs } = {}) {
+  const reps = quick ? 5 : 21;
+  const list = ops.map((o) => (Array.isArray(o) ? o : [o, {}]));
+  const ns = list.map(([op, extra]) => calibrate(op, (extra.targetMs ?? targetMs ?? (quick ? 2 : 5)) * 1e6));
+  const cpu = list.map(() => []);
+  const wall = list.map(() => []);
   for (let r = 0; r < reps; r++) {
-    const c0 = cpuNs();
-    const t0 = nowNs();
-    op(n);
-    const t1 = nowNs();
-    const c1 = cpuNs();
-    wall.push((t1 - t0) / n);
-    cpu.push((c1 - c0) / n);
+    for (let k = 0; k < list.length; k++) {
+      const op = list[k][0];
+      const n = ns[k];
+      const c0 = cpuNs();
+      const t0 = nowNs();
+      op(n);
+      const t1 = nowNs();
+      const c1 = cpuNs();
+      wall[k].push((t1 - t0) / n);
+      cpu[k].push((c1 - c0) / n);
+    }
   }
   const round3 = (v) => Math.round(v * 1000) / 1000;
-  return { ns: median(cpu), wallNs: median(wall), iterations: n, reps: cpu.map(round3), wallReps: wall.map(round3) };
+  return list.map((_, k) => ({
+    ns: median(cpu[k]), wallNs: median(wall[k]), iterations: ns[k], reps: cpu[k].map(round3), wallReps: wall[k].map(round3),
+  }));
 }
 
 function slotOff(len, i) {
@@ -115,7 +145,7 @@ function fsTypeName(hex) {
     '0x6969': 'nfs', '0x1021994': 'tmpfs' }[hex] || hex;
 }
 
-function runOurs(file, quick) {
+function runOurs(file, quick, noFs) {
   if (process.env.DAXFS_FORCE_PMEM !== '1') throw new Error('the child must run with DAXFS_FORCE_PMEM=1');
   const daxfs = require(path.join(ROOT, 'dist', 'index.js'));
   const opts = { quick };
@@ -213,8 +243,17 @@ function runOurs(file, quick) {
   if (sink === 0.5) console.error(sink); // keep the loop's result observable
   srcMap.close();
   m.close();
+
+  // The filesystem cases (bench/fs.js): images next to the mapped file (tmpfs by default).
+  let fsCases = null;
+  if (!noFs) {
+    fsCases = runFsCases({
+      ROOT, quick, measureInterleaved, imageDir: path.dirname(file),
+      record: (kase, bytes, r) => results.push({ case: kase, bytes, ns: r.ns, wall_ns: r.wallNs, iterations: r.iterations, reps: r.reps, wall_reps: r.wallReps }),
+    });
+  }
   const platform = typeof daxfs.platform === 'function' ? daxfs.platform() : null;
-  return { side: 'daxfs', platform, fsync: fsInfo, results };
+  return { side: 'daxfs', platform, fsync: fsInfo, fs: fsCases, results };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -254,9 +293,10 @@ function runPeer(file, quick) {
   return JSON.parse(r.stdout);
 }
 
-function runOursChild(file, quick) {
+function runOursChild(file, quick, noFs) {
   const args = [__filename, '--child-ours', file];
   if (quick) args.push('--quick');
+  if (noFs) args.push('--no-fs');
   const r = spawnSync(process.execPath, args, {
     encoding: 'utf8', env: { ...process.env, DAXFS_FORCE_PMEM: '1' }, maxBuffer: 16 * MiB,
   });
@@ -311,7 +351,7 @@ function pool(rounds) {
 // One table row per comparison. Figures are by the CPU clock (the cost of the code path,
 // steady even when other processes share the cores), except the fdatasync row, which waits
 // on a disk and is compared by the wall clock. The wall-clock ratio is kept for every row.
-function buildRows(ours, peer) {
+function buildRows(ours, peer, fsLabel) {
   const o = (c, b) => ours.get(`${c}|${b}`);
   const p = (c, b) => (peer ? peer.get(`${c}|${b}`) : undefined);
   const rows = [];
@@ -358,6 +398,18 @@ function buildRows(ours, peer) {
       len === 4096 ? { maxRatio: 1.2, target: 'time <= 1.2x' } : {});
     row('daxIO read', len, o('daxIO read', len), o('view read', len), 'Buffer copy from a view');
   }
+  // The filesystem (bench/fs.js): node:fs baselines measured in the same child, interleaved.
+  const lab = fsLabel ? ` [${fsLabel}]` : '';
+  row(`fs write vs disk${lab}`, 4096, o('fs write (dax) vs fdatasync', 4096), o('node write+fdatasync (disk)', 4096),
+    'fs.writeSync+fdatasyncSync (disk)', { maxRatio: 0.01, target: '>= 100x faster', clock: 'wall' });
+  row(`fs write vs tmpfs${lab}`, 4096, o('fs write (dax) vs tmpfs', 4096), o('node write (tmpfs)', 4096),
+    'fs.writeSync (tmpfs, not durable)', { maxRatio: 1.0, target: 'time <= 1.0x' });
+  row(`fs read${lab}`, 4096, o('fs read (dax)', 4096), o('node read (page cache)', 4096),
+    'fs.readSync (page cache)', { maxRatio: 1.0, target: 'time <= 1.0x' });
+  row(`create+write+close${lab}`, 4096, o('small files (dax)', 4096), o('small files (node, tmpfs)', 4096),
+    'node:fs on tmpfs, per file');
+  row(`mount 1 TiB vs 1 GiB${lab}`, 0, o('mount 1 TiB', 0), o('mount 1 GiB', 0), 'mount of 1 GiB',
+    { maxRatio: 1.5, target: 'time <= 1.5x' });
   row('durable 4 KiB record', RECORD, o('record copy()', RECORD), o('record write+fdatasync', RECORD),
     'fs.writeSync+fdatasyncSync', { clock: 'wall' });
   return rows;
@@ -386,6 +438,7 @@ function main() {
   const quick = argv.includes('--quick');
   const asJson = argv.includes('--json');
   const noPeer = argv.includes('--no-peer');
+  const noFs = argv.includes('--no-fs');
   const fileArg = argv.indexOf('--file');
   const roundsArg = argv.indexOf('--rounds');
   const rounds = roundsArg >= 0 ? Math.max(1, parseInt(argv[roundsArg + 1], 10) || 1) : quick ? 1 : 3;
@@ -426,7 +479,7 @@ function main() {
           console.error(`bench: ${peerState.why}`);
         }
       }
-      oursRounds.push(runOursChild(file, quick));
+      oursRounds.push(runOursChild(file, quick, noFs));
     }
   } finally {
     if (ownFile) fs.rmSync(file, { force: true });
@@ -468,7 +521,8 @@ function main() {
       'processes share the cores; the fdatasync row uses the wall clock (it waits on the disk). ' +
       'wall_ratio is the same comparison by the wall clock. ratio = ours / baseline time (<= 1 is ' +
       'better; for a throughput target, throughput ratio = 1 / ratio).',
-    rows: buildRows(ours, peer),
+    rows: buildRows(ours, peer, first.fs && first.fs.label),
+    fs: first.fs,
     raw: { ours: oursRounds, peer: peerRounds },
     seconds: Math.round((Date.now() - started) / 100) / 10,
   };
@@ -509,6 +563,17 @@ function main() {
   }
   if (first.fsync) console.log(`fdatasync file: ${first.fsync.dir} (${first.fsync.fsType})`);
   else console.log('fdatasync case skipped: no disk-backed directory found (tmp and bench/ are on tmpfs)');
+  const fsi = first.fs;
+  if (fsi) {
+    console.log(`filesystem cases: daxfs images in ${fsi.imageDir} (${fsi.imageFs}, isPmem ${fsi.isPmem}: ${fsi.label}, ` +
+      `nothing durable); node:fs on ${fsi.diskDir || 'no disk'} and ${fsi.tmpfsDir || 'no tmpfs'}` +
+      (fsi.smallFiles ? `; create+write+close: ${fsi.smallFiles} files per repetition, figures per file (informational)` : ''));
+    const mk = oursRounds.map((r) => r.fs && r.fs.mkfsMs).filter(Boolean);
+    if (mk.length) {
+      console.log(`mkfs (wall, once per round): 1 GiB ${mk.map((x) => x.gib.toFixed(0)).join(' / ')} ms, ` +
+        `1 TiB sparse ${mk.map((x) => x.tib.toFixed(0)).join(' / ')} ms`);
+    }
+  }
   const targets = report.rows.filter((r) => r.max_ratio != null);
   console.log(`targets: ${targets.filter((r) => r.result === 'PASS').length} PASS, ${targets.filter((r) => r.result === 'MISS').length} MISS` +
     `${targets.some((r) => r.result === 'n/a') ? `, ${targets.filter((r) => r.result === 'n/a').length} n/a (no peer)` : ''}` +
@@ -516,9 +581,9 @@ function main() {
 }
 
 if (require.main !== module) {
-  module.exports = { printTable }; // for re-printing a saved bench/results.json
+  module.exports = { printTable, measure, measureInterleaved }; // re-printing a saved bench/results.json; experiments
 } else if (process.argv[2] === '--child-ours') {
-  const out = runOurs(process.argv[3], process.argv.includes('--quick'));
+  const out = runOurs(process.argv[3], process.argv.includes('--quick'), process.argv.includes('--no-fs'));
   process.stdout.write(JSON.stringify(out));
 } else {
   main();

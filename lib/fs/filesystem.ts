@@ -55,6 +55,9 @@ export class Filesystem {
   readonly #handles = new Set<FileHandle>();
   readonly #open = new Map<number, number>();   // ino -> open handles (unlinked files live on)
   #mounted = true;
+  // mtime and ctime as writeAt stores them in place (two little-endian f64).
+  readonly #timesBytes = new Uint8Array(16);
+  readonly #times = new DataView(this.#timesBytes.buffer);
 
   private constructor(device: BlockDevice, o: Required<MountOptions>) {
     this.device = device;
@@ -427,15 +430,29 @@ export class Filesystem {
     daxZeroPageRange(this.#daxInode(inode), from, length, this.getBlock(inode.ino));
   }
 
+  /**
+   * getBlock for one read or write whose inode was just read: mapped blocks are answered
+   * from that inode (no second read and checksum of it per call), holes and allocation go
+   * to getBlock(ino), which reads the inode again inside its transaction.
+   */
+  #ioGetBlock(inode: Inode): GetBlock {
+    let slow: GetBlock | undefined;
+    return (dax, block, count, create) => {
+      const l = lookup(inode.extents, block, count);
+      if (l.mapped) return { mapped: true, block: l.deviceBlock, count: l.count, new: false, unwritten: l.unwritten };
+      return (slow ??= this.getBlock(inode.ino))(dax, block, count, create);
+    };
+  }
+
   readAt(ino: number, buffer: Uint8Array, position: number): number {
     const inode = this.inode(ino);
-    return daxIO('read', this.#daxInode(inode), position, buffer, this.getBlock(ino));
+    return daxIO('read', this.#daxInode(inode), position, buffer, this.#ioGetBlock(inode));
   }
 
   /** Writes at `position`; durable on return. A size change is one more transaction. */
   writeAt(ino: number, buffer: Uint8Array, position: number): number {
     const inode = this.inode(ino);
-    const n = daxIO('write', this.#daxInode(inode), position, buffer, this.getBlock(ino), this.#convert(ino));
+    const n = daxIO('write', this.#daxInode(inode), position, buffer, this.#ioGetBlock(inode), this.#convert(ino));
     const now = Date.now();
     if (position + n > inode.size) {
       const tx = this.#journal.begin();
@@ -446,10 +463,10 @@ export class Filesystem {
       this.#journal.commit(tx);
     } else {
       // Times are outside the inode checksum: one store, durable with the next fence.
-      const t = Buffer.alloc(16);
-      t.writeDoubleLE(now, 0);
-      t.writeDoubleLE(now, 8);
-      this.#io.write(this.#table.timesOffset(ino), t);
+      // The 16 bytes are staged in a buffer kept for this (no allocation per write).
+      this.#times.setFloat64(0, now, true);
+      this.#times.setFloat64(8, now, true);
+      this.#io.write(this.#table.timesOffset(ino), this.#timesBytes);
     }
     return n;
   }
