@@ -4,6 +4,7 @@
 import { BlockDevice } from '../block';
 import { daxIO, daxTruncatePage, DaxInode, GetBlock } from '../dax';
 import { DaxError } from '../errors';
+import { FileMapping, MappingRegistry } from '../mm';
 import { platform } from '../platform';
 import { checkBytes, checkSize, checkString } from '../validate';
 import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
@@ -53,6 +54,7 @@ export class Filesystem {
   readonly #table: InodeTable;
   readonly #handles = new Set<FileHandle>();
   readonly #open = new Map<number, number>();   // ino -> open handles (unlinked files live on)
+  readonly #mappings = new MappingRegistry();
   #mounted = true;
 
   private constructor(device: BlockDevice, o: Required<MountOptions>) {
@@ -362,6 +364,7 @@ export class Filesystem {
     const tx = this.#journal.begin();
     const inode = this.#table.read(tx, ino);
     if (length < inode.size) {
+      this.#mappings.truncated(ino, length);   // before the blocks can be reused
       // Zero the tail of the new last page first: if the file grows again, it reads zeros.
       daxTruncatePage(this.#daxInode(inode), length, this.getBlock(ino));
       const keep = Math.ceil(length / BLOCK_SIZE);
@@ -415,6 +418,7 @@ export class Filesystem {
   writeAt(ino: number, buffer: Uint8Array, position: number): number {
     const inode = this.inode(ino);
     const n = daxIO('write', this.#daxInode(inode), position, buffer, this.getBlock(ino));
+    this.#mappings.wrote(ino, position, n);   // zero-page views of filled holes are stale
     const now = Date.now();
     if (position + n > inode.size) {
       const tx = this.#journal.begin();
@@ -424,13 +428,31 @@ export class Filesystem {
       this.#table.write(tx, fresh);
       this.#journal.commit(tx);
     } else {
-      // Times are outside the inode checksum: one store, durable with the next fence.
-      const t = Buffer.alloc(16);
-      t.writeDoubleLE(now, 0);
-      t.writeDoubleLE(now, 8);
-      this.#io.write(this.#table.timesOffset(ino), t);
+      this.#touch(ino, now);
     }
     return n;
+  }
+
+  /** mtime and ctime: outside the inode checksum, one store, durable with the next fence. */
+  #touch(ino: number, now = Date.now()): void {
+    const t = Buffer.alloc(16);
+    t.writeDoubleLE(now, 0);
+    t.writeDoubleLE(now, 8);
+    this.#io.write(this.#table.timesOffset(ino), t);
+  }
+
+  /** Called by FileHandle.mmap (arguments checked there): a DAX mapping of file `ino`. */
+  mapFile(ino: number, offset: number, length: number, options: { write: boolean; private: boolean }): FileMapping {
+    this.#live('mmap');
+    const mapping: FileMapping = new FileMapping({
+      ino, profile: this.profile,
+      inode: () => this.#daxInode(this.inode(ino)),
+      getBlock: this.getBlock(ino),
+      touch: () => this.#touch(ino),
+      forget: (m) => this.#mappings.remove(ino, m),
+    }, offset, length, { ...options, readOnly: this.readOnly });
+    this.#mappings.add(ino, mapping);
+    return mapping;
   }
 
   readFile(path: string): Buffer {
@@ -477,6 +499,7 @@ export class Filesystem {
   /** Closes every handle; later use of the filesystem or its handles gives EBADF. */
   unmount(): void {
     if (!this.#mounted) return;
+    this.#mappings.unmapAll();
     for (const h of [...this.#handles]) h.close();
     this.#io.barrier();
     this.#mounted = false;
