@@ -19,7 +19,8 @@
         "native/binding/addon.cc",
         "native/binding/errors.cc",
         "native/binding/lock.cc",
-        "native/binding/mapping.cc"
+        "native/binding/mapping.cc",
+        "native/binding/view.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc!": ["-std=gnu++17", "-std=gnu++14", "-fno-rtti"],

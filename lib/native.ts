@@ -28,6 +28,11 @@ export interface NativeMapping {
   copy(offset: number, source: ArrayBufferView, mode: number): void;
   fill(offset: number, value: number, length: number, mode: number): void;
   close(): void;
+  /**
+   * A page view: its own external ArrayBuffer over [offset, offset+length) (page aligned),
+   * tracked natively and detached on close(); readOnly views are PROT_READ memory.
+   */
+  pageView(offset: number, length: number, readOnly: boolean): ArrayBuffer;
 }
 
 export interface NativePlatform {
@@ -47,6 +52,10 @@ export interface NativeAddon {
   setSysfsRootForTests(root: string): void;
   mapFile(path: string, options: object): NativeMapping;
   mapAnonymous(size: number): NativeMapping;
+  /** Detaches a page view (or zero-page view); false when `buffer` is not one. */
+  revokeView(buffer: ArrayBuffer): boolean;
+  /** A fresh ArrayBuffer over the process's one read-only zero page. */
+  zeroPageView(): ArrayBuffer;
   /** One flock per device identity per process, counted: EBUSY when another process holds it. */
   claimDevice(path: string): number;
   releaseDevice(id: number): void;

@@ -25,6 +25,11 @@ export interface DaxOperations {
   copyOut(offset: number, target: Uint8Array, targetOffset: number, length: number): void;
   zero(offset: number, length: number): void;
   drain(): void;
+  /**
+   * Its own ArrayBuffer over [offset, offset+length) (page aligned) for a file mapping's
+   * page, revocable by itself; readOnly gives PROT_READ memory. Absent: no page views.
+   */
+  pageView?(offset: number, length: number, readOnly: boolean): ArrayBuffer;
 }
 
 export interface BadBlockList {

@@ -3,6 +3,7 @@
 import { DaxError, argError } from '../errors';
 import { platform } from '../platform';
 import { PmemMapping } from '../pmem';
+import { pageView } from '../pmem/mapping';
 import { checkSize } from '../validate';
 import { BadBlocks } from './badblocks';
 import {
@@ -50,6 +51,10 @@ export class MappedDevice implements BlockDevice {
       copyOut: (offset, target, targetOffset, length) => this.#copyOut(offset, target, targetOffset, length),
       zero: (offset, length) => this.#mapping.fill(offset, 0, length, NO_DRAIN),
       drain: () => this.#mapping.drain(),
+      pageView: (offset, length, readOnly) => {
+        if (this.#closed) throw ebadf(this.name);
+        return pageView(this.#mapping, offset, length, readOnly);
+      },
     };
   }
 

@@ -4,4 +4,6 @@ export { daxIO } from './io';
 export type { DaxRw } from './io';
 export { daxZeroPageRange, daxTruncatePage } from './zero';
 export { PAGE_SIZE } from './access';
+export { daxFault } from './fault';
+export type { FaultAccess, FaultResult } from './fault';
 export type { DaxInode, BlockMapping, GetBlock, ConvertUnwritten } from './getblock';

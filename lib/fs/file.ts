@@ -1,6 +1,8 @@
 // FileHandle: an open file, as node:fs's synchronous calls use one.
 import { DaxError, argError } from '../errors';
-import { checkBytes, checkSize } from '../validate';
+import type { FileMapping } from '../mm';
+import { PAGE_SIZE } from '../dax';
+import { checkBoolean, checkBytes, checkOptions, checkSize } from '../validate';
 import { ALLOCATE_MODES, AllocateMode, MAX_FILE_SIZE } from './allocate';
 import type { Filesystem } from './filesystem';
 import { OpenFlags } from './flags';
@@ -98,6 +100,29 @@ export class FileHandle {
   datasync(): void {
     this.#check('fdatasync');
     this.fs.sync();
+  }
+
+  /**
+   * Maps [offset, offset+length) of the file (offset page aligned). Shared writable
+   * mappings need the file open for writing; private ones copy on write and never change
+   * the file. The mapping outlives close() (as in POSIX); unmap() or unmount() revokes it.
+   */
+  mmap(offset: number, length: number, options?: { write?: boolean; private?: boolean }): FileMapping {
+    this.#check('mmap');
+    checkSize(offset, 'offset');
+    checkSize(length, 'length');
+    const o = checkOptions<{ write?: boolean; private?: boolean }>(options, 'options');
+    const write = checkBoolean(o.write, 'options.write') ?? false;
+    const isPrivate = checkBoolean(o.private, 'options.private') ?? false;
+    if (offset % PAGE_SIZE !== 0 || length === 0) {
+      throw new DaxError('EINVAL', `invalid argument (offset must be a multiple of ${PAGE_SIZE} and length non-zero), mmap`, { errno: -22, syscall: 'mmap' });
+    }
+    if (!this.flags.read) throw new DaxError('EACCES', 'permission denied (not open for reading), mmap', { errno: -13, syscall: 'mmap' });
+    if (write && !isPrivate && !this.flags.write) {
+      throw new DaxError('EACCES', 'permission denied (a shared writable mapping needs the file open for writing), mmap', { errno: -13, syscall: 'mmap' });
+    }
+    if (!this.fs.dax) throw new DaxError('EOPNOTSUPP', 'file mappings on a non-DAX mount need the page cache, mmap', { errno: -95, syscall: 'mmap' });
+    return this.fs.mapFile(this.ino, offset, length, { write, private: isPrivate });
   }
 
   close(): void {

@@ -4,6 +4,7 @@
 import { BlockDevice } from '../block';
 import { ConvertUnwritten, daxIO, daxTruncatePage, daxZeroPageRange, DaxInode, GetBlock } from '../dax';
 import { DaxError } from '../errors';
+import { FileMapping, MappingRegistry } from '../mm';
 import { platform } from '../platform';
 import { checkBytes, checkSize, checkString } from '../validate';
 import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
@@ -54,6 +55,7 @@ export class Filesystem {
   readonly #table: InodeTable;
   readonly #handles = new Set<FileHandle>();
   readonly #open = new Map<number, number>();   // ino -> open handles (unlinked files live on)
+  readonly #mappings = new MappingRegistry();
   #mounted = true;
   // mtime and ctime as writeAt stores them in place (two little-endian f64).
   readonly #timesBytes = new Uint8Array(16);
@@ -367,6 +369,7 @@ export class Filesystem {
     const tx = this.#journal.begin();
     const inode = this.#table.read(tx, ino);
     if (length <= inode.size) {
+      this.#mappings.truncated(ino, length);   // before the blocks can be reused
       // Zero the tail of the new last page first: if the file grows again, it reads zeros.
       daxTruncatePage(this.#daxInode(inode), length, this.getBlock(ino));
       const keep = Math.ceil(length / BLOCK_SIZE);
@@ -418,6 +421,7 @@ export class Filesystem {
   allocateIno(ino: number, offset: number, length: number, mode: AllocateMode, path: string): void {
     this.#writable('fallocate', path);
     if (isDir(this.inode(ino))) throw fsError('EISDIR', 21, 'fallocate', path, 'EISDIR: illegal operation on a directory');
+    if (mode === 'punch-hole' || mode === 'zero-range') this.#mappings.removed(ino, offset, length);
     allocateRange({
       journal: this.#journal, table: this.#table, blocks: this.#blocks, dataStart: this.#layout.dataStart,
       zeroInPlace: (inode, from, n) => this.#zeroInPlace(inode, from, n),
@@ -453,6 +457,7 @@ export class Filesystem {
   writeAt(ino: number, buffer: Uint8Array, position: number): number {
     const inode = this.inode(ino);
     const n = daxIO('write', this.#daxInode(inode), position, buffer, this.#ioGetBlock(inode), this.#convert(ino));
+    this.#mappings.wrote(ino, position, n);   // zero-page views of filled holes are stale
     const now = Date.now();
     if (position + n > inode.size) {
       const tx = this.#journal.begin();
@@ -462,13 +467,31 @@ export class Filesystem {
       this.#table.write(tx, fresh);
       this.#journal.commit(tx);
     } else {
-      // Times are outside the inode checksum: one store, durable with the next fence.
-      // The 16 bytes are staged in a buffer kept for this (no allocation per write).
-      this.#times.setFloat64(0, now, true);
-      this.#times.setFloat64(8, now, true);
-      this.#io.write(this.#table.timesOffset(ino), this.#timesBytes);
+      this.#touch(ino, now);
     }
     return n;
+  }
+
+  /** mtime and ctime: outside the inode checksum, one store, durable with the next fence.
+   *  The 16 bytes are staged in a buffer kept for this (no allocation per write). */
+  #touch(ino: number, now = Date.now()): void {
+    this.#times.setFloat64(0, now, true);
+    this.#times.setFloat64(8, now, true);
+    this.#io.write(this.#table.timesOffset(ino), this.#timesBytes);
+  }
+
+  /** Called by FileHandle.mmap (arguments checked there): a DAX mapping of file `ino`. */
+  mapFile(ino: number, offset: number, length: number, options: { write: boolean; private: boolean }): FileMapping {
+    this.#live('mmap');
+    const mapping: FileMapping = new FileMapping({
+      ino, profile: this.profile,
+      inode: () => this.#daxInode(this.inode(ino)),
+      getBlock: this.getBlock(ino),
+      touch: () => this.#touch(ino),
+      forget: (m) => this.#mappings.remove(ino, m),
+    }, offset, length, { ...options, readOnly: this.readOnly });
+    this.#mappings.add(ino, mapping);
+    return mapping;
   }
 
   readFile(path: string): Buffer {
@@ -515,6 +538,7 @@ export class Filesystem {
   /** Closes every handle; later use of the filesystem or its handles gives EBADF. */
   unmount(): void {
     if (!this.#mounted) return;
+    this.#mappings.unmapAll();
     for (const h of [...this.#handles]) h.close();
     this.#io.barrier();
     this.#mounted = false;

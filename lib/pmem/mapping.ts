@@ -67,6 +67,31 @@ function throwNotNumbers(offset: unknown, length: unknown): never {
   throw argError('ERR_INVALID_ARG_TYPE', 'offset and length must be numbers');
 }
 
+// The native handle behind each mapping this module made: pageView() reaches it from a
+// PmemMapping without putting a method on the public interface.
+const handles = new WeakMap<PmemMapping, NativeMapping>();
+
+/**
+ * A page view of [offset, offset+length) (page aligned) with its own ArrayBuffer, tracked
+ * natively: revoked by revokePageView() and detached before the mapping closes. readOnly
+ * views are PROT_READ memory (a store raises SIGSEGV). For lib/mm, never the public API.
+ */
+export function pageView(mapping: PmemMapping, offset: number, length: number, readOnly: boolean): ArrayBuffer {
+  const handle = handles.get(mapping);
+  if (!handle) throw new DaxError('EOPNOTSUPP', 'page views need a mapping made by mapFile or mapAnonymous (not a wrapper)', { errno: -95 });
+  return handle.pageView(offset, length, readOnly);
+}
+
+/** Detaches a page view (length 0 from then on); false when `buffer` is not one. */
+export function revokePageView(buffer: ArrayBuffer): boolean {
+  return native.revokeView(buffer);
+}
+
+/** A fresh read-only view of the zero page (PROT_READ, never connected to storage). */
+export function zeroPageView(): ArrayBuffer {
+  return native.zeroPageView();
+}
+
 class NativePmemMapping implements PmemMapping {
   readonly size: number;
   readonly kind: MappingKind;
@@ -110,6 +135,7 @@ class NativePmemMapping implements PmemMapping {
     };
     this.drain = handle.drain;
     this.#args = args;
+    handles.set(this, handle);
   }
 
   get closed(): boolean {

@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "lock.h"
 #include "mapping.h"
+#include "view.h"
 
 namespace daxfs {
 
@@ -87,6 +88,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setSysfsRootForTests", nullptr, set_sysfs_root_for_tests, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"mapFile", nullptr, map_file_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"mapAnonymous", nullptr, map_anonymous_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"revokeView", nullptr, revoke_view_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"zeroPageView", nullptr, zero_page_view_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   add_lock_functions(env, exports);

@@ -9,31 +9,41 @@
 #include "../core/persist.h"
 #include "../core/sysfs.h"
 #include "errors.h"
+#include "view.h"
 
 namespace daxfs {
 
 static std::mutex g_live_mutex;
 static std::set<MappingState *> g_live;
 
-static void ref(MappingState *s) { s->refs.fetch_add(1); }
+void ref(MappingState *s) { s->refs.fetch_add(1); }
 
-static void unref(MappingState *s) {
+void unref(MappingState *s) {
   if (s->refs.fetch_sub(1) != 1) return;
   {
     std::lock_guard<std::mutex> lock(g_live_mutex);
     g_live.erase(s);
   }
   unmap(s->map);  // the placeholder left by close(), or the mapping itself
+  unmap(s->readOnlyAlias);
   delete s;
 }
 
 static void finalize_unref(napi_env, void *data, void *) { unref(static_cast<MappingState *>(data)); }
 
 // The handle was collected without close(). Every window's ArrayBuffer holds the handle
-// (see make_handle), so no view can reach the memory any more: unmapping is safe.
+// (see make_handle), so no window can reach the memory any more. Page views hold a native
+// ref instead (they must not expose the handle): while one lives, the memory stays mapped
+// and unref() unmaps it after the last one.
 static void finalize_handle(napi_env env, void *data, void *) {
   auto *s = static_cast<MappingState *>(data);
-  if (!s->closed) {
+  if (!s->closed && !s->views.empty()) {
+    for (napi_ref r : s->windows)
+      if (r) napi_delete_reference(env, r);
+    s->windows.clear();
+    if (s->handle) napi_delete_reference(env, s->handle);
+    s->handle = nullptr;
+  } else if (!s->closed) {
     s->closed = true;
     for (napi_ref r : s->windows)
       if (r) napi_delete_reference(env, r);
@@ -49,6 +59,7 @@ static void detach_and_unmap(napi_env env, MappingState *s) {
   if (s->closed) return;
   s->closed = true;
   // Detach first: any view of a window then has length 0 and never reaches unmapped memory.
+  revoke_all_views(env, s);
   for (napi_ref r : s->windows) {
     if (!r) continue;   // never made
     napi_value ab = nullptr;
@@ -61,6 +72,7 @@ static void detach_and_unmap(napi_env env, MappingState *s) {
   // Native code that still holds a raw pointer (a libuv thread reading a view) must not
   // fault: put throwaway anonymous memory where the mapping was; the GC unmaps it later.
   retire(s->map);
+  retire(s->readOnlyAlias);
 }
 
 void close_all_mappings(napi_env env) {
@@ -504,6 +516,7 @@ static napi_value make_handle(napi_env env, const Mapping &m) {
   add_function(env, obj, "copy", copy_fn, s);
   add_function(env, obj, "fill", fill_fn, s);
   add_function(env, obj, "close", close_fn, s);
+  add_function(env, obj, "pageView", page_view_fn, s);
   return obj;
 }
 

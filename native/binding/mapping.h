@@ -5,6 +5,7 @@
 #include <node_api.h>
 
 #include <atomic>
+#include <unordered_set>
 #include <vector>
 
 #include "../core/map.h"
@@ -36,7 +37,16 @@ struct MappingState {
   std::atomic<int> refs{0};
   std::vector<napi_ref> windows;   // weak, made on first use: detached on close if alive
   napi_ref handle = nullptr;       // weak: the JS handle, which each window keeps alive
+  // Page views (view.cc): their own external ArrayBuffers over parts of the mapping, each
+  // holding a ref on this state; detached before the memory goes away.
+  std::unordered_set<struct ViewRecord *> views;
+  // A PROT_READ alias of the whole mapping (made on the first read-only view), so a store
+  // through a read-only view raises SIGSEGV instead of changing storage.
+  Mapping readOnlyAlias;
 };
+
+void ref(MappingState *s);
+void unref(MappingState *s);
 
 napi_value map_file_binding(napi_env env, napi_callback_info info);
 napi_value map_anonymous_binding(napi_env env, napi_callback_info info);

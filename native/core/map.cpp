@@ -58,8 +58,9 @@ static size_t alignment_for(size_t size) { return size >= (2ull << 30) ? (1ull <
 
 bool map_anonymous(size_t size, Mapping &out, MapError &error) {
   if (size == 0) return fail(error, EINVAL, "mmap", "size must be greater than 0");
+  // Shared, so file mappings over a ram device can alias it read-only (mremap of size 0).
   void *m = map_aligned(size, alignment_for(size), PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                        MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) return fail(error, errno, "mmap", "cannot map anonymous memory");
   out = Mapping{m, size, MapKind::Anonymous, false, 0};
   return true;

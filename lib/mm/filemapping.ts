@@ -1,0 +1,251 @@
+// FileMapping: a VMA over part of a file on a DAX mount. JavaScript cannot trap a store,
+// so a fault is an explicit page(i, access) call; what it maps follows the kernel's DAX
+// rules (lib/dax/fault.ts), and views are revoked where the kernel would unmap PTEs.
+import { ConvertUnwritten, daxFault, daxIO, DaxInode, FaultAccess, GetBlock, PAGE_SIZE } from '../dax';
+import { DaxError, argError } from '../errors';
+import { revokePageView, zeroPageView } from '../pmem/mapping';
+import { checkOneOf, checkSize } from '../validate';
+import { markDaxView, Profile } from './gup';
+
+export const HUGE_SIZE = 2 * 1024 * 1024;
+const PAGES_PER_HUGE = HUGE_SIZE / PAGE_SIZE;
+
+/** What a filesystem hands a mapping of one of its files (lib/mm knows no on-media format). */
+export interface MappedFile {
+  readonly ino: number;
+  readonly profile: Profile;
+  /** The inode as it is now (size included). */
+  inode(): DaxInode;
+  readonly getBlock: GetBlock;
+  readonly convert?: ConvertUnwritten;
+  /** A write fault changes the file: mtime and ctime. */
+  touch(): void;
+  /** Called by unmap(), so the filesystem forgets the mapping. */
+  forget(mapping: FileMapping): void;
+}
+
+export interface FileMappingOptions {
+  write: boolean;
+  private: boolean;
+  /** Read-only mount: every view is read-only. */
+  readOnly: boolean;
+}
+
+export interface FileMappingStats {
+  faults: number;
+  majorFaults: number;
+  zeroPageMaps: number;
+  mkwrites: number;
+}
+
+type PageKind = 'zero' | 'shared' | 'readonly' | 'copy';
+
+interface MappedPage {
+  buffer: Buffer;
+  kind: PageKind;
+  deviceBlock: number;   // -1 for the zero page and private copies
+}
+
+interface RangeView {
+  buffer: Buffer;
+  first: number;         // mapping page index
+  count: number;
+}
+
+export class FileMapping {
+  readonly dax = true;
+  readonly #file: MappedFile;
+  readonly #o: FileMappingOptions;
+  readonly #pages = new Map<number, MappedPage>();   // mapping page index -> view
+  readonly #ranges = new Set<RangeView>();
+  readonly #firstPage: number;
+  #unmapped = false;
+  readonly #stats: FileMappingStats = { faults: 0, majorFaults: 0, zeroPageMaps: 0, mkwrites: 0 };
+
+  constructor(file: MappedFile, readonly offset: number, readonly length: number, options: FileMappingOptions) {
+    this.#file = file;
+    this.#o = options;
+    this.#firstPage = offset / PAGE_SIZE;
+  }
+
+  get stats(): FileMappingStats {
+    return { ...this.#stats };
+  }
+
+  #live(): void {
+    if (this.#unmapped) throw new DaxError('EINVAL', 'the mapping was unmapped', { errno: -22, syscall: 'mmap' });
+  }
+
+  #checkAccess(access: unknown): FaultAccess {
+    const a = checkOneOf(access, 'access', ['read', 'write'] as const) ?? 'read';
+    if (a === 'write' && !this.#o.write) {
+      throw new DaxError('EACCES', 'a write fault on a mapping made without write: true', { errno: -13, syscall: 'mmap' });
+    }
+    return a;
+  }
+
+  /** Faults page `index` and returns a view of that page alone (the same one while it stays mapped). */
+  page(index: number, access: FaultAccess = 'read'): Buffer {
+    this.#live();
+    checkSize(index, 'index');
+    const a = this.#checkAccess(access);
+    if (index * PAGE_SIZE >= this.length) {
+      throw argError('ERR_OUT_OF_RANGE', `The value of "index" is out of range. The mapping has ${Math.ceil(this.length / PAGE_SIZE)} pages. Received ${index}`);
+    }
+    const had = this.#pages.get(index);
+    if (had && (a === 'read' || had.kind === 'shared' || had.kind === 'copy')) return had.buffer;
+    if (had) {
+      // mkwrite: the page was mapped for reading (the zero page or a read-only block).
+      this.#stats.mkwrites++;
+      this.#revokePage(index);
+    }
+    const p = this.#fault(index, a);
+    this.#pages.set(index, p);
+    return p.buffer;
+  }
+
+  #fault(index: number, access: FaultAccess): MappedPage {
+    this.#stats.faults++;
+    const file = this.#file;
+    const inode = file.inode();
+    const filePage = this.#firstPage + index;
+    if (access === 'write' && this.#o.private) {
+      // Copy on write: the page's current contents in anonymous memory; the file never changes.
+      daxFault(inode, filePage, 'read', file.getBlock);   // SIGBUS past EOF, as any fault
+      const copy = Buffer.alloc(PAGE_SIZE);
+      daxIO('read', inode, filePage * PAGE_SIZE, copy, file.getBlock);
+      return { buffer: copy, kind: 'copy', deviceBlock: -1 };
+    }
+    const r = daxFault(inode, filePage, access, file.getBlock, file.convert);
+    if (r.zero) {
+      this.#stats.zeroPageMaps++;
+      return { buffer: this.#wrap(zeroPageView()), kind: 'zero', deviceBlock: -1 };
+    }
+    if (r.allocated) this.#stats.majorFaults++;
+    if (access === 'write') file.touch();
+    // A read fault of a shared writable mapping maps the block writable: a store cannot be
+    // trapped for mkwrite, so it reaches the file as it would after the kernel's mkwrite.
+    const readOnly = this.#o.readOnly || !this.#o.write || this.#o.private;
+    return { buffer: this.#wrap(this.#deviceView(r.deviceBlock, 1, readOnly)), kind: readOnly ? 'readonly' : 'shared', deviceBlock: r.deviceBlock };
+  }
+
+  #deviceView(deviceBlock: number, count: number, readOnly: boolean): ArrayBuffer {
+    const ops = this.#file.inode().device.dax;
+    if (!ops?.pageView) throw new DaxError('EOPNOTSUPP', 'this device cannot hand out page views', { errno: -95, syscall: 'mmap' });
+    return ops.pageView(deviceBlock * PAGE_SIZE, count * PAGE_SIZE, readOnly);
+  }
+
+  #wrap(ab: ArrayBuffer): Buffer {
+    markDaxView(ab, this.#file.profile);
+    return Buffer.from(ab);
+  }
+
+  /**
+   * One view of [offset, offset+length) of the mapping (page aligned), every page faulted
+   * first; EOPNOTSUPP unless the pages are one contiguous run of device blocks.
+   */
+  view(offset: number, length: number, access: FaultAccess = 'read'): Buffer {
+    this.#live();
+    checkSize(offset, 'offset');
+    checkSize(length, 'length');
+    const a = this.#checkAccess(access);
+    if (offset % PAGE_SIZE !== 0 || length % PAGE_SIZE !== 0 || length === 0) {
+      throw new DaxError('EINVAL', `view(${offset}, ${length}): offset and length must be non-zero multiples of the page size (${PAGE_SIZE})`, { errno: -22, syscall: 'mmap' });
+    }
+    if (offset + length > Math.ceil(this.length / PAGE_SIZE) * PAGE_SIZE) {
+      throw argError('ERR_OUT_OF_RANGE', `The range [${offset}, ${offset + length}) is out of range. The mapping is ${this.length} bytes`);
+    }
+    return this.#range(offset / PAGE_SIZE, length / PAGE_SIZE, a, 'view');
+  }
+
+  #range(first: number, count: number, access: FaultAccess, what: string, align = 1): Buffer {
+    let start = -1;
+    let kind: PageKind | undefined;
+    for (let i = 0; i < count; i++) {
+      this.page(first + i, access);
+      const q = this.#pages.get(first + i)!;
+      if (q.deviceBlock < 0 || (i > 0 && (q.deviceBlock !== start + i || q.kind !== kind))) {
+        throw new DaxError('EOPNOTSUPP', `${what}: pages ${first}..${first + count - 1} are not one contiguous run of device blocks ` +
+          `(${q.deviceBlock < 0 ? `page ${first + i} is ${q.kind === 'zero' ? 'a hole (the zero page)' : 'a private copy'}` : `page ${first + i} is elsewhere`}); ` +
+          'allocate() the range first so its blocks are contiguous', { errno: -95, syscall: 'mmap' });
+      }
+      if (i === 0) { start = q.deviceBlock; kind = q.kind; }
+    }
+    if (start % align !== 0) {
+      throw new DaxError('EINVAL', `${what}: device block ${start} is not ${align * PAGE_SIZE}-byte aligned, so it cannot be mapped as one huge page`, { errno: -22, syscall: 'mmap' });
+    }
+    const buffer = this.#wrap(this.#deviceView(start, count, kind !== 'shared'));
+    this.#ranges.add({ buffer, first, count });
+    return buffer;
+  }
+
+  /** A 2 MiB view (profile 'modern'): file offset, device block and extent 2 MiB aligned and contiguous. */
+  huge(index: number, access: FaultAccess = 'read'): Buffer {
+    this.#live();
+    checkSize(index, 'index');
+    const a = this.#checkAccess(access);
+    if (this.#file.profile !== 'modern') {
+      throw new DaxError('EOPNOTSUPP', "huge(): 2 MiB mappings need a mount with profile=modern (the linux-4.0 profile maps 4 KiB pages only)", { errno: -95, syscall: 'mmap' });
+    }
+    if (this.offset % HUGE_SIZE !== 0) {
+      throw new DaxError('EINVAL', `huge(): the mapping starts at file offset ${this.offset}, which is not 2 MiB aligned`, { errno: -22, syscall: 'mmap' });
+    }
+    if ((index + 1) * HUGE_SIZE > this.length) {
+      throw argError('ERR_OUT_OF_RANGE', `The value of "index" is out of range. The mapping holds ${Math.floor(this.length / HUGE_SIZE)} whole 2 MiB pages. Received ${index}`);
+    }
+    return this.#range(index * PAGES_PER_HUGE, PAGES_PER_HUGE, a, 'huge', PAGES_PER_HUGE);
+  }
+
+  /** msync: makes the stores through writable views durable. */
+  sync(): void {
+    this.#live();
+    const device = this.#file.inode().device;
+    for (const p of this.#pages.values()) {
+      if (p.kind === 'shared' && p.buffer.length) device.persist(p.deviceBlock * PAGE_SIZE, PAGE_SIZE);
+    }
+  }
+
+  /** Revokes every view handed out (length 0 afterwards). Idempotent. */
+  unmap(): void {
+    if (this.#unmapped) return;
+    this.revoke(0, Infinity);
+    this.#unmapped = true;
+    this.#file.forget(this);
+  }
+
+  #revokePage(index: number): void {
+    const p = this.#pages.get(index);
+    if (!p) return;
+    this.#pages.delete(index);
+    if (p.kind !== 'copy') revokePageView(p.buffer.buffer as ArrayBuffer);
+    else structuredClone(p.buffer.buffer, { transfer: [p.buffer.buffer as ArrayBuffer] });   // detaches it
+    for (const r of this.#ranges) {
+      if (index >= r.first && index < r.first + r.count) {
+        revokePageView(r.buffer.buffer as ArrayBuffer);
+        this.#ranges.delete(r);
+      }
+    }
+  }
+
+  /**
+   * Revokes the views of file pages [fromPage, toPage) (truncate, punch hole, unmount);
+   * zeroOnly: just the zero-page views (a write() filled those holes).
+   */
+  revoke(fromPage: number, toPage: number, zeroOnly = false): void {
+    const from = Math.max(0, fromPage - this.#firstPage);
+    const to = toPage - this.#firstPage;
+    for (const [index, p] of [...this.#pages]) {
+      if (index < from || index >= to) continue;
+      if (zeroOnly && p.kind !== 'zero') continue;
+      this.#revokePage(index);
+    }
+    if (!zeroOnly) {
+      for (const r of [...this.#ranges]) {
+        if (r.first + r.count > from && r.first < to) {
+          revokePageView(r.buffer.buffer as ArrayBuffer);
+          this.#ranges.delete(r);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,36 @@
+// get_user_pages emulation. The seed's kernel (4.0) could not pin DAX memory (no struct
+// page behind it), so pinning a view of a DAX file mapping fails with EFAULT there; the
+// 'modern' profile pins it, as kernels with ZONE_DEVICE pages do.
+import { DaxError } from '../errors';
+import { checkBytes } from '../validate';
+
+export type Profile = 'linux-4.0' | 'modern';
+
+// ArrayBuffers of DAX file-mapping views on 'linux-4.0' mounts. Only lib/mm adds to it and
+// it is keyed by identity, so a user cannot make ordinary memory look like a view or back.
+const unpinnable = new WeakSet<ArrayBuffer>();
+
+/** Called by lib/mm for every view of a DAX file mapping it hands out. */
+export function markDaxView(buffer: ArrayBuffer, profile: Profile): void {
+  if (profile === 'linux-4.0') unpinnable.add(buffer);
+}
+
+function pin(memory: ArrayBufferView, syscall: string): void {
+  checkBytes(memory, 'memory');
+  if (memory.byteLength > 0 && unpinnable.has(memory.buffer as ArrayBuffer)) {
+    throw new DaxError('EFAULT', `${syscall}: the memory is a view of a DAX file mapping, which get_user_pages cannot pin on the linux-4.0 profile (mount with profile=modern, or copy it first)`, { errno: -14, syscall });
+  }
+}
+
+/** Pins `memory` for I/O, as get_user_pages does; EFAULT on DAX views under 'linux-4.0'. */
+export function pinUserPages(memory: ArrayBufferView, options?: { write?: boolean }): { release(): void } {
+  void options;   // a write pin fails exactly where a read pin does
+  pin(memory, 'get_user_pages');
+  return { release(): void {} };
+}
+
+/** RDMA memory registration (ibv_reg_mr pins the pages): same rule as pinUserPages. */
+export function registerMemoryRegion(memory: ArrayBufferView): { deregister(): void } {
+  pin(memory, 'ibv_reg_mr');
+  return { deregister(): void {} };
+}

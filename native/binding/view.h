@@ -1,0 +1,27 @@
+// Page views: external ArrayBuffers over part of a mapping (a file mapping's pages), each
+// its own ArrayBuffer so it can be revoked by itself and never exposes the window around
+// it through `.buffer`. Read-only views and the zero page are PROT_READ memory: a store
+// through one raises SIGSEGV (the one deliberate crash, see docs/SEMANTICS.md).
+#pragma once
+#include <node_api.h>
+
+#include "mapping.h"
+
+namespace daxfs {
+
+struct ViewRecord {
+  MappingState *state = nullptr;   // holds a ref until revoked; null for the zero page
+  napi_ref buffer = nullptr;       // weak
+};
+
+// handle.pageView(offset, length, readOnly): a view of [offset, offset+length), page aligned.
+napi_value page_view_fn(napi_env env, napi_callback_info info);
+// revokeView(arrayBuffer): detaches a page view; false when it is not one.
+napi_value revoke_view_binding(napi_env env, napi_callback_info info);
+// zeroPageView(): a fresh read-only view of the process's one zero page.
+napi_value zero_page_view_binding(napi_env env, napi_callback_info info);
+
+// Detaches every page view of s (close, worker exit) and drops their refs.
+void revoke_all_views(napi_env env, MappingState *s);
+
+}  // namespace daxfs
