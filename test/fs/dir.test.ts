@@ -154,11 +154,6 @@ function withHooks<T>(hooks: Partial<typeof dir._testing>, fn: () => T): T {
   }
 }
 
-function rate(n: number, fn: (i: number) => void): number {
-  const t = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) fn(i);
-  return n / (Number(process.hrtime.bigint() - t) / 1e9);
-}
 
 describe('directories', () => {
   let f: Fs;
@@ -526,30 +521,34 @@ describe('a directory of 100 000 entries', () => {
   afterAll(() => {
     // eslint-disable-next-line no-console
     console.log(`100 000 entries: inserts ${timings.insert} ms (one commit each), lookups ${timings.lookup} ms; ` +
-      `lookups/s at 100 entries ${Math.round(timings.rate100)}, at 100 000 ${Math.round(timings.rate100k)}; largest tx ${f.maxTx} bytes`);
+      `device bytes read per lookup at 100 entries ${Math.round(timings.rate100)}, at 100 000 ${Math.round(timings.rate100k)}; largest tx ${f.maxTx} bytes`);
     f.dev.close();
   });
 
-  // Target ~10 s. Measured here under jest with the machine loaded (load average 5-8 on 2
-  // CPUs, a trivial JS loop iteration taking ~14 ns): 10.5-23 s of inserts and 5.3-5.6 s of
-  // lookups, most of it in the journal commit and the read path (tx.read, and global
-  // lookups such as Math and Buffer that jest's vm sandbox makes slow). The bound leaves
-  // room for that load; the ratio test below is the scaling check.
-  test('100 000 inserts (one committed transaction each) and a lookup of every one take under 45 s here (target 10 s)', () => {
-    expect(timings.insert + timings.lookup).toBeLessThan(45000);
-  });
-
-  test('lookup at 100 000 entries costs within 3x of a lookup at 100 entries', () => {
-    let best100 = 0;
-    let best100k = 0;
-    for (let round = 0; round < 5; round++) {
-      best100 = Math.max(best100, rate(20000, (i) => ro(f, (tx) => dir.lookup(tx, small, nameOf(i % 100)))));
-      best100k = Math.max(best100k, rate(20000, (i) => ro(f, (tx) => dir.lookup(tx, s, nameOf((i * 7919) % N)))));
+  // The speed target (~10 s for the inserts and lookups above) is a benchmark's business,
+  // not a test's: the time is only logged. What a test can check without a clock is the
+  // scaling itself: the bytes a lookup reads from the device must not grow with the size.
+  test('a lookup at 100 000 entries reads at most 4 blocks from the device, a lookup at 100 one (a tree, not a scan of ~1000 blocks)', () => {
+    const read = f.io.read.bind(f.io);
+    let bytes = 0;
+    f.io.read = (offset: number, length: number) => { bytes += length; return read(offset, length); };
+    const per = (count: number, name: (i: number) => string, d: TestStore): number => {
+      bytes = 0;
+      for (let i = 0; i < count; i++) if (!ro(f, (tx) => dir.lookup(tx, d, name(i)))) throw new Error(`${name(i)} not found`);
+      return bytes / count;
+    };
+    try {
+      const at100 = per(100, (i) => nameOf(i), small);
+      const at100k = per(1000, (i) => nameOf((i * 7919) % N), s);
+      timings.rate100 = at100;
+      timings.rate100k = at100k;
+      expect(at100).toBeLessThanOrEqual(4096);
+      expect(at100k).toBeLessThanOrEqual(4 * 4096);
+      expect(s.blocks(f.j.begin())).toBeGreaterThan(200);   // so a scan would have shown
+    } finally {
+      f.io.read = read;
     }
-    timings.rate100 = best100;
-    timings.rate100k = best100k;
-    expect(best100 / best100k).toBeLessThan(3);
-  }, 60000);
+  });
 
   test('every transaction, splits included, stayed well under 64 KiB', () => {
     expect(f.maxTx).toBeLessThan(32 * 1024);
