@@ -1,8 +1,9 @@
 // A mounted daxfs: paths, directories, files. On a DAX mount file data goes through
 // lib/dax with this filesystem's getBlock, as ext2 hands ext2_get_block to the kernel's
-// DAX code; every metadata change is one journal transaction.
+// DAX code; otherwise through the page cache (lib/mm) with the same getBlock. Every
+// metadata change is one journal transaction.
 import { BlockDevice } from '../block';
-import { daxIO, daxTruncatePage, DaxInode, GetBlock } from '../dax';
+import { DaxInode, GetBlock } from '../dax';
 import { DaxError } from '../errors';
 import { platform } from '../platform';
 import { checkBytes, checkSize, checkString } from '../validate';
@@ -11,6 +12,7 @@ import * as dir from './dir';
 import { insert, lookup, remove } from './extents';
 import { FileHandle } from './file';
 import { parseFlags } from './flags';
+import { DataPath, dataPath } from './data';
 import { Inode, InodeTable, isDir, newInode, S_IFDIR, S_IFREG } from './inode';
 import { Journal, Transaction } from './journal';
 import { BLOCK_SIZE, Layout } from './layout';
@@ -46,6 +48,7 @@ export class Filesystem {
   readonly readOnly: boolean;
   readonly device: BlockDevice;
   readonly #io: MetaIO;
+  readonly #data: DataPath;   // daxIO or the page cache, chosen at mount
   readonly #layout: Layout;
   readonly #journal: Journal;
   readonly #blocks: BlockAllocator;
@@ -61,6 +64,7 @@ export class Filesystem {
     this.profile = o.profile;
     this.readOnly = o.readOnly;
     this.#io = metaIO(device);
+    this.#data = dataPath(device, o.dax);
     const { superblock } = readSuperblock(this.#io);
     this.#layout = superblock.layout;
     this.#journal = Journal.open(this.#io, journalArea(this.#layout));   // replays a crash's leftovers
@@ -82,8 +86,6 @@ export class Filesystem {
       if (p.pageSize !== BLOCK_SIZE) {
         throw new DaxError('EINVAL', `DAX needs the block size (${BLOCK_SIZE}) to equal the page size (${p.pageSize} here); mount without dax`, { errno: -22, syscall: 'mount' });
       }
-    } else {
-      throw new DaxError('EOPNOTSUPP', 'mounting without dax needs the page cache, which this version does not have yet; mount with dax', { errno: -95, syscall: 'mount' });
     }
     return new Filesystem(device, o);
   }
@@ -144,6 +146,7 @@ export class Filesystem {
 
   /** Frees an inode with no links and no open handles: its blocks, extent block, number. */
   #reclaim(tx: Transaction, inode: Inode): void {
+    this.#data.forget(inode.ino);   // cached pages of freed blocks must never be written back
     for (const e of inode.extents) this.#blocks.free(tx, e.deviceBlock, e.length);
     this.#table.clear(tx, inode);
     this.#inodes.free(tx, inode.ino);
@@ -363,7 +366,7 @@ export class Filesystem {
     const inode = this.#table.read(tx, ino);
     if (length < inode.size) {
       // Zero the tail of the new last page first: if the file grows again, it reads zeros.
-      daxTruncatePage(this.#daxInode(inode), length, this.getBlock(ino));
+      this.#data.truncate(this.#daxInode(inode), length, this.getBlock(ino));
       const keep = Math.ceil(length / BLOCK_SIZE);
       const { extents, freed } = remove(inode.extents, keep, Infinity);
       for (const [start, count] of freed) this.#blocks.free(tx, start, count);
@@ -395,9 +398,7 @@ export class Filesystem {
       const before = inode.extents.filter((e) => e.fileBlock < block).pop();
       const goal = before ? before.deviceBlock + (block - before.fileBlock) : this.#layout.dataStart + (ino % 64) * 512;
       const got = this.#blocks.allocate(tx, goal, l.count);
-      const ops = this.device.dax!;
-      ops.zero(got.start * BLOCK_SIZE, got.count * BLOCK_SIZE);
-      ops.drain();
+      this.#data.zeroBlocks(got.start, got.count);
       inode.extents = insert(inode.extents, { fileBlock: block, length: got.count, deviceBlock: got.start, unwritten: false });
       inode.blocks += got.count;
       this.#table.write(tx, inode);
@@ -406,15 +407,17 @@ export class Filesystem {
     };
   }
 
-  readAt(ino: number, buffer: Uint8Array, position: number): number {
+  /** `direct`: O_DIRECT (on a non-DAX mount, sector-aligned and past the page cache). */
+  readAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
     const inode = this.inode(ino);
-    return daxIO('read', this.#daxInode(inode), position, buffer, this.getBlock(ino));
+    return this.#data.read(this.#daxInode(inode), buffer, position, this.getBlock(ino), direct);
   }
 
-  /** Writes at `position`; durable on return. A size change is one more transaction. */
-  writeAt(ino: number, buffer: Uint8Array, position: number): number {
+  /** Writes at `position`; durable on return on a DAX mount, after a sync otherwise. A size
+   *  change is one more transaction. */
+  writeAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
     const inode = this.inode(ino);
-    const n = daxIO('write', this.#daxInode(inode), position, buffer, this.getBlock(ino));
+    const n = this.#data.write(this.#daxInode(inode), buffer, position, this.getBlock(ino), direct);
     const now = Date.now();
     if (position + n > inode.size) {
       const tx = this.#journal.begin();
@@ -471,6 +474,14 @@ export class Filesystem {
 
   sync(): void {
     this.#live('sync');
+    this.#data.sync();
+    this.#io.barrier();
+  }
+
+  /** fsync of one file: its data written back (non-DAX), everything before ordered. */
+  syncFile(ino: number): void {
+    this.#live('fsync');
+    this.#data.sync(ino);
     this.#io.barrier();
   }
 
@@ -478,6 +489,7 @@ export class Filesystem {
   unmount(): void {
     if (!this.#mounted) return;
     for (const h of [...this.#handles]) h.close();
+    this.#data.sync();
     this.#io.barrier();
     this.#mounted = false;
   }
