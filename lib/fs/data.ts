@@ -1,15 +1,17 @@
 // How file data moves, chosen once at mount: straight to the device through lib/dax on a
 // DAX mount, through the page cache (lib/mm) otherwise. Metadata never goes this way.
 import { BlockDevice, SECTOR_SIZE } from '../block';
-import { daxIO, daxTruncatePage, DaxInode, GetBlock } from '../dax';
+import { ConvertUnwritten, daxIO, daxTruncatePage, DaxInode, GetBlock } from '../dax';
 import { directIO } from '../mm/direct';
 import { PageCache, PageCacheOptions } from '../mm/pagecache';
 import { BLOCK_SIZE } from './layout';
 
 export interface DataPath {
   read(inode: DaxInode, buffer: Uint8Array, position: number, getBlock: GetBlock, direct: boolean): number;
-  /** The caller changes the size afterwards (a journaled metadata change). */
-  write(inode: DaxInode, buffer: Uint8Array, position: number, getBlock: GetBlock, direct: boolean): number;
+  /** The caller changes the size afterwards (a journaled metadata change). `convert` marks
+   *  unwritten blocks written once the data in them is durable. */
+  write(inode: DaxInode, buffer: Uint8Array, position: number, getBlock: GetBlock, direct: boolean,
+        convert?: ConvertUnwritten): number;
   /** Makes newly allocated blocks read as zeros on the device, durably, before they are linked. */
   zeroBlocks(start: number, count: number): void;
   /** Before a file shrinks to `size`: zeroes the rest of the new last page, durably. */
@@ -26,8 +28,9 @@ class DaxData implements DataPath {
   read(inode: DaxInode, buffer: Uint8Array, position: number, getBlock: GetBlock): number {
     return daxIO('read', inode, position, buffer, getBlock);
   }
-  write(inode: DaxInode, buffer: Uint8Array, position: number, getBlock: GetBlock): number {
-    return daxIO('write', inode, position, buffer, getBlock);
+  write(inode: DaxInode, buffer: Uint8Array, position: number, getBlock: GetBlock, _direct: boolean,
+        convert?: ConvertUnwritten): number {
+    return daxIO('write', inode, position, buffer, getBlock, convert);
   }
   zeroBlocks(start: number, count: number): void {
     const ops = this.device.dax!;
@@ -52,8 +55,10 @@ class CachedData implements DataPath {
   read(inode: DaxInode, buffer: Uint8Array, position: number, getBlock: GetBlock, direct: boolean): number {
     return direct ? directIO('read', inode, position, buffer, getBlock, this.cache) : this.cache.read(inode, position, buffer, getBlock);
   }
-  write(inode: DaxInode, buffer: Uint8Array, position: number, getBlock: GetBlock, direct: boolean): number {
-    return direct ? directIO('write', inode, position, buffer, getBlock, this.cache) : this.cache.write(inode, position, buffer, getBlock);
+  write(inode: DaxInode, buffer: Uint8Array, position: number, getBlock: GetBlock, direct: boolean,
+        convert?: ConvertUnwritten): number {
+    return direct ? directIO('write', inode, position, buffer, getBlock, this.cache, convert)
+      : this.cache.write(inode, position, buffer, getBlock, convert);
   }
   zeroBlocks(start: number, count: number): void {
     zeros ??= Buffer.alloc(ZERO_CHUNK);
