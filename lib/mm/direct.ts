@@ -62,27 +62,41 @@ function directWrite(inode: DaxInode, position: number, buffer: Uint8Array, getB
   const device = cache.device;
   const toConvert: Array<[number, number]> = [];
   let pos = position;
-  while (pos < end) {
-    const block = Math.floor(pos / PAGE_SIZE);
-    const within = pos - block * PAGE_SIZE;
-    const m = getBlock(inode, block, Math.ceil((end - block * PAGE_SIZE) / PAGE_SIZE), true);
-    if (!m.mapped) throw new DaxError('EIO', `getBlock(create) left block ${block} of inode ${inode.ino} unmapped`, { errno: -5 });
-    const span = Math.min(m.count * PAGE_SIZE - within, end - pos, MAX_RUN);
-    const blocks = Math.ceil((within + span) / PAGE_SIZE);
-    const fresh = m.new || m.unwritten;
-    // The parts of a fresh block the write does not cover must read as zeros, not old bytes.
-    if (fresh && within > 0) device.writeSectors(m.block * SECTORS_PER_PAGE, Buffer.alloc(within));
-    device.writeSectors(m.block * SECTORS_PER_PAGE + within / SECTOR_SIZE, buffer.subarray(pos - position, pos - position + span));
-    const tail = (within + span) % PAGE_SIZE;
-    if (fresh && tail !== 0) device.writeSectors((m.block + blocks - 1) * SECTORS_PER_PAGE + tail / SECTOR_SIZE, Buffer.alloc(PAGE_SIZE - tail));
-    if (m.unwritten) toConvert.push([block, blocks]);
-    pos += span;
+  let failure: unknown;
+  try {
+    while (pos < end) {
+      pos += writeRun(inode, pos, position, buffer, getBlock, cache, toConvert);
+    }
+  } catch (err) {
+    failure = err;
   }
   if (toConvert.length > 0 && convert) {
     device.flush();   // data before the conversion that makes it visible
     for (const [block, count] of toConvert) convert(inode, block, count);
   }
-  return buffer.byteLength;
+  if (failure !== undefined && pos === position) throw failure;
+  return pos - position;   // short after a failure (ENOSPC, say): the size covers what went in
+}
+
+/** One contiguous run of blocks of a direct write; returns the bytes it wrote. */
+function writeRun(inode: DaxInode, pos: number, position: number, buffer: Uint8Array, getBlock: GetBlock,
+                  cache: PageCache, toConvert: Array<[number, number]>): number {
+  const device = cache.device;
+  const end = position + buffer.byteLength;
+  const block = Math.floor(pos / PAGE_SIZE);
+  const within = pos - block * PAGE_SIZE;
+  const m = getBlock(inode, block, Math.ceil((end - block * PAGE_SIZE) / PAGE_SIZE), true);
+  if (!m.mapped) throw new DaxError('EIO', `getBlock(create) left block ${block} of inode ${inode.ino} unmapped`, { errno: -5 });
+  const span = Math.min(m.count * PAGE_SIZE - within, end - pos, MAX_RUN);
+  const blocks = Math.ceil((within + span) / PAGE_SIZE);
+  const fresh = m.new || m.unwritten;
+  // The parts of a fresh block the write does not cover must read as zeros, not old bytes.
+  if (fresh && within > 0) device.writeSectors(m.block * SECTORS_PER_PAGE, Buffer.alloc(within));
+  device.writeSectors(m.block * SECTORS_PER_PAGE + within / SECTOR_SIZE, buffer.subarray(pos - position, pos - position + span));
+  const tail = (within + span) % PAGE_SIZE;
+  if (fresh && tail !== 0) device.writeSectors((m.block + blocks - 1) * SECTORS_PER_PAGE + tail / SECTOR_SIZE, Buffer.alloc(PAGE_SIZE - tail));
+  if (m.unwritten) toConvert.push([block, blocks]);
+  return span;
 }
 
 /**

@@ -182,7 +182,8 @@ export class PageCache {
    * Writes `buffer` at `position` into cached pages, allocating missing blocks with
    * getBlock(create) first (the filesystem makes them read as zeros on the device before
    * it links them), and marks the pages dirty: nothing reaches the device before
-   * writeback. The caller changes the size afterwards.
+   * writeback. The caller changes the size afterwards. Returns the bytes written; throws
+   * only when nothing was written.
    */
   write(inode: DaxInode, position: number, buffer: Uint8Array, getBlock: GetBlock, convert?: ConvertUnwritten): number {
     checkSize(position, 'position');
@@ -190,21 +191,26 @@ export class PageCache {
     const end = position + buffer.byteLength;
     this.#owners.set(inode.ino, { inode, getBlock, convert });
     let pos = position;
-    while (pos < end) {
-      const index = Math.floor(pos / PAGE_SIZE);
-      const want = Math.ceil((end - index * PAGE_SIZE) / PAGE_SIZE);
-      const m = getBlock(inode, index, want, true);
-      if (!m.mapped) throw new DaxError('EIO', `getBlock(create) left block ${index} of inode ${inode.ino} unmapped`, { errno: -5 });
-      const covers = (i: number): boolean => i * PAGE_SIZE >= position && (i + 1) * PAGE_SIZE <= end;
-      for (const p of this.#load(inode, index, this.#run(m.count, want), m, covers)) {
-        const within = pos - p.index * PAGE_SIZE;
-        const span = Math.min(PAGE_SIZE - within, end - pos);
-        p.data.set(buffer.subarray(pos - position, pos - position + span), within);
-        this.#markDirty(p);
-        pos += span;
+    try {
+      while (pos < end) {
+        const index = Math.floor(pos / PAGE_SIZE);
+        const want = Math.ceil((end - index * PAGE_SIZE) / PAGE_SIZE);
+        const m = getBlock(inode, index, want, true);
+        if (!m.mapped) throw new DaxError('EIO', `getBlock(create) left block ${index} of inode ${inode.ino} unmapped`, { errno: -5 });
+        const covers = (i: number): boolean => i * PAGE_SIZE >= position && (i + 1) * PAGE_SIZE <= end;
+        for (const p of this.#load(inode, index, this.#run(m.count, want), m, covers)) {
+          const within = pos - p.index * PAGE_SIZE;
+          const span = Math.min(PAGE_SIZE - within, end - pos);
+          p.data.set(buffer.subarray(pos - position, pos - position + span), within);
+          this.#markDirty(p);
+          pos += span;
+        }
       }
+    } catch (err) {
+      // A short write (ENOSPC, say) reports what went in, so the size covers exactly that.
+      if (pos === position) throw err;
     }
-    return buffer.byteLength;
+    return pos - position;
   }
 
   // --- writeback and invalidation ---------------------------------------------------------

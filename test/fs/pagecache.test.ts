@@ -257,6 +257,35 @@ describe('non-DAX mounts of a pmem file', () => {
   });
 });
 
+describe('ENOSPC on a non-DAX mount', () => {
+  test('ENOSPC: a write that fills the device is short, the size covers exactly what went in, other files intact', () => {
+    const dev = devices.windowed(8 * MiB);
+    mkfs(dev);
+    const f = Filesystem.mount(dev, 'nodax');
+    f.writeFile('/keep', 'keep me');
+    for (const [name, flags] of [['/fill', 'w'], ['/direct', O_RDWR | O_CREAT | O_DIRECT]] as const) {
+      const h = f.open(name, flags);
+      const chunk = Buffer.alloc(MiB, 1);
+      let error: string | undefined;
+      let total = 0;
+      for (let i = 0; i < 16 && !error; i++) {
+        try { total += h.write(chunk); } catch (e) { error = (e as { code: string }).code; }
+      }
+      expect(error).toBe('ENOSPC');
+      expect(f.stat(name).size).toBe(total);
+      expect(total % 4096).toBe(0);
+      h.close();
+      f.sync();
+      expect(f.readFile(name).every((b) => b === 1)).toBe(true);
+      f.unlink(name);
+    }
+    expect(f.readFile('/keep').toString()).toBe('keep me');
+    f.unmount();
+    clean(dev);
+    dev.close();
+  });
+});
+
 describe('O_DIRECT on a DAX mount', () => {
   test('is the DAX path itself: byte granular, no alignment rule', () => {
     const dev = devices.ram(16 * MiB);
