@@ -35,7 +35,7 @@ export class FileHandle {
     if (!this.flags.read) throw new DaxError('EBADF', 'bad file descriptor (not open for reading), read', { errno: -9, syscall: 'read' });
     const current = position === null || position === -1;
     const at = current ? this.#position : checkSize(position, 'position');
-    const n = this.fs.readAt(this.ino, target.subarray(offset, offset + length), at);
+    const n = this.fs.readAt(this.ino, target.subarray(offset, offset + length), at, this.flags.direct);
     if (current) this.#position += n;
     return n;
   }
@@ -49,7 +49,7 @@ export class FileHandle {
     let at = current ? this.#position : checkSize(position, 'position');
     if (this.flags.append) at = this.fs.inode(this.ino).size;
     const view = offset === 0 && length === source.byteLength ? source : source.subarray(offset, offset + length);
-    const n = this.fs.writeAt(this.ino, view, at);
+    const n = this.fs.writeAt(this.ino, view, at, this.flags.direct);
     if (current || this.flags.append) this.#position = at + n;
     return n;
   }
@@ -91,15 +91,16 @@ export class FileHandle {
     return new Stats(this.fs.inode(this.ino), this.fs.dax);
   }
 
-  /** Data written on a DAX mount is durable when write() returns; this orders the rest. */
+  /** Data written on a DAX mount is durable when write() returns; this orders the rest.
+   *  On a non-DAX mount it writes back this file's cached pages first. */
   sync(): void {
     this.#check('fsync');
-    this.fs.sync();
+    this.fs.syncFile(this.ino);
   }
 
   datasync(): void {
     this.#check('fdatasync');
-    this.fs.sync();
+    this.fs.syncFile(this.ino);
   }
 
   /**

@@ -1,8 +1,9 @@
 // A mounted daxfs: paths, directories, files. On a DAX mount file data goes through
 // lib/dax with this filesystem's getBlock, as ext2 hands ext2_get_block to the kernel's
-// DAX code; every metadata change is one journal transaction.
+// DAX code; otherwise through the page cache (lib/mm) with the same getBlock. Every
+// metadata change is one journal transaction.
 import { BlockDevice } from '../block';
-import { ConvertUnwritten, daxIO, daxTruncatePage, daxZeroPageRange, DaxInode, GetBlock } from '../dax';
+import { ConvertUnwritten, DaxInode, GetBlock } from '../dax';
 import { DaxError } from '../errors';
 import { FileMapping, MappingRegistry } from '../mm';
 import { platform } from '../platform';
@@ -13,6 +14,7 @@ import * as dir from './dir';
 import { insert, lookup, remove } from './extents';
 import { FileHandle } from './file';
 import { parseFlags } from './flags';
+import { DataPath, dataPath } from './data';
 import { Inode, InodeTable, isDir, newInode, S_IFDIR, S_IFREG } from './inode';
 import { Journal, Transaction } from './journal';
 import { BLOCK_SIZE, Layout } from './layout';
@@ -48,6 +50,7 @@ export class Filesystem {
   readonly readOnly: boolean;
   readonly device: BlockDevice;
   readonly #io: MetaIO;
+  readonly #data: DataPath;   // daxIO or the page cache, chosen at mount
   readonly #layout: Layout;
   readonly #journal: Journal;
   readonly #blocks: BlockAllocator;
@@ -67,6 +70,7 @@ export class Filesystem {
     this.profile = o.profile;
     this.readOnly = o.readOnly;
     this.#io = metaIO(device);
+    this.#data = dataPath(device, o.dax);
     const { superblock } = readSuperblock(this.#io);
     this.#layout = superblock.layout;
     this.#journal = Journal.open(this.#io, journalArea(this.#layout));   // replays a crash's leftovers
@@ -88,8 +92,6 @@ export class Filesystem {
       if (p.pageSize !== BLOCK_SIZE) {
         throw new DaxError('EINVAL', `DAX needs the block size (${BLOCK_SIZE}) to equal the page size (${p.pageSize} here); mount without dax`, { errno: -22, syscall: 'mount' });
       }
-    } else {
-      throw new DaxError('EOPNOTSUPP', 'mounting without dax needs the page cache, which this version does not have yet; mount with dax', { errno: -95, syscall: 'mount' });
     }
     return new Filesystem(device, o);
   }
@@ -150,6 +152,7 @@ export class Filesystem {
 
   /** Frees an inode with no links and no open handles: its blocks, extent block, number. */
   #reclaim(tx: Transaction, inode: Inode): void {
+    this.#data.forget(inode.ino);   // cached pages of freed blocks must never be written back
     for (const e of inode.extents) this.#blocks.free(tx, e.deviceBlock, e.length);
     this.#table.clear(tx, inode);
     this.#inodes.free(tx, inode.ino);
@@ -371,7 +374,7 @@ export class Filesystem {
     if (length <= inode.size) {
       this.#mappings.truncated(ino, length);   // before the blocks can be reused
       // Zero the tail of the new last page first: if the file grows again, it reads zeros.
-      daxTruncatePage(this.#daxInode(inode), length, this.getBlock(ino));
+      this.#data.truncate(this.#daxInode(inode), length, this.getBlock(ino));
       const keep = Math.ceil(length / BLOCK_SIZE);
       const { extents, freed } = remove(inode.extents, keep, Infinity);
       for (const [start, count] of freed) this.#blocks.free(tx, start, count);
@@ -401,9 +404,7 @@ export class Filesystem {
       if (l.mapped || !create) return { mapped: l.mapped, block: l.deviceBlock, count: l.count, new: false, unwritten: l.unwritten };
       if (this.readOnly) throw new DaxError('EROFS', 'read-only file system', { errno: -30 });
       const got = this.#blocks.allocate(tx, allocationGoal(inode.extents, block, ino, this.#layout.dataStart), l.count);
-      const ops = this.device.dax!;
-      ops.zero(got.start * BLOCK_SIZE, got.count * BLOCK_SIZE);
-      ops.drain();
+      this.#data.zeroBlocks(got.start, got.count);
       inode.extents = insert(inode.extents, { fileBlock: block, length: got.count, deviceBlock: got.start, unwritten: false });
       inode.blocks += got.count;
       this.#table.write(tx, inode);
@@ -421,7 +422,10 @@ export class Filesystem {
   allocateIno(ino: number, offset: number, length: number, mode: AllocateMode, path: string): void {
     this.#writable('fallocate', path);
     if (isDir(this.inode(ino))) throw fsError('EISDIR', 21, 'fallocate', path, 'EISDIR: illegal operation on a directory');
-    if (mode === 'punch-hole' || mode === 'zero-range') this.#mappings.removed(ino, offset, length);
+    if (mode === 'punch-hole' || mode === 'zero-range') {
+      this.#mappings.removed(ino, offset, length);
+      this.#data.invalidate(ino, offset, length);
+    }
     allocateRange({
       journal: this.#journal, table: this.#table, blocks: this.#blocks, dataStart: this.#layout.dataStart,
       zeroInPlace: (inode, from, n) => this.#zeroInPlace(inode, from, n),
@@ -431,7 +435,7 @@ export class Filesystem {
   /** Zeroes bytes of one file block in place, durably: the one data write of allocate. A
    *  page-cache mount would zero its cached page here instead. */
   #zeroInPlace(inode: Inode, from: number, length: number): void {
-    daxZeroPageRange(this.#daxInode(inode), from, length, this.getBlock(inode.ino));
+    this.#data.zeroRange(this.#daxInode(inode), from, length, this.getBlock(inode.ino));
   }
 
   /**
@@ -448,15 +452,17 @@ export class Filesystem {
     };
   }
 
-  readAt(ino: number, buffer: Uint8Array, position: number): number {
+  /** `direct`: O_DIRECT (on a non-DAX mount, sector-aligned and past the page cache). */
+  readAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
     const inode = this.inode(ino);
-    return daxIO('read', this.#daxInode(inode), position, buffer, this.#ioGetBlock(inode));
+    return this.#data.read(this.#daxInode(inode), buffer, position, this.#ioGetBlock(inode), direct);
   }
 
-  /** Writes at `position`; durable on return. A size change is one more transaction. */
-  writeAt(ino: number, buffer: Uint8Array, position: number): number {
+  /** Writes at `position`; durable on return on a DAX mount, after a sync otherwise. A size
+   *  change is one more transaction. */
+  writeAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
     const inode = this.inode(ino);
-    const n = daxIO('write', this.#daxInode(inode), position, buffer, this.#ioGetBlock(inode), this.#convert(ino));
+    const n = this.#data.write(this.#daxInode(inode), buffer, position, this.#ioGetBlock(inode), direct, this.#convert(ino));
     this.#mappings.wrote(ino, position, n);   // zero-page views of filled holes are stale
     const now = Date.now();
     if (position + n > inode.size) {
@@ -483,6 +489,9 @@ export class Filesystem {
   /** Called by FileHandle.mmap (arguments checked there): a DAX mapping of file `ino`. */
   mapFile(ino: number, offset: number, length: number, options: { write: boolean; private: boolean }): FileMapping {
     this.#live('mmap');
+    if (!this.dax) {
+      throw new DaxError('EOPNOTSUPP', 'file mappings need a DAX mount in this version (mappings over the page cache are not built yet), mmap', { errno: -95, syscall: 'mmap' });
+    }
     const mapping: FileMapping = new FileMapping({
       ino, profile: this.profile,
       inode: () => this.#daxInode(this.inode(ino)),
@@ -532,6 +541,14 @@ export class Filesystem {
 
   sync(): void {
     this.#live('sync');
+    this.#data.sync();
+    this.#io.barrier();
+  }
+
+  /** fsync of one file: its data written back (non-DAX), everything before ordered. */
+  syncFile(ino: number): void {
+    this.#live('fsync');
+    this.#data.sync(ino);
     this.#io.barrier();
   }
 
@@ -540,6 +557,7 @@ export class Filesystem {
     if (!this.#mounted) return;
     this.#mappings.unmapAll();
     for (const h of [...this.#handles]) h.close();
+    this.#data.sync();
     this.#io.barrier();
     this.#mounted = false;
   }

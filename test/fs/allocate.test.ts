@@ -330,3 +330,33 @@ describe('allocate across a crash (images at every store and fence)', () => {
     }
   });
 });
+
+describe.each([
+  ['ram', () => devices.ram(16 * MiB)],
+  ['windowed', () => devices.windowed(16 * MiB, { window: 64 * 1024 })],
+])('allocate on a non-DAX mount (page cache) of a %s device', (_name, make) => {
+  test('punch-hole and zero-range over cached, unsynced data read zeros at once and after sync + remount; fsck clean', () => {
+    const dev = make();
+    mkfs(dev);
+    let f = Filesystem.mount(dev, '');
+    const h = f.open('/c', 'w+');
+    const data = pattern(6 * B, 3);
+    h.write(data, 0, data.length, 0);          // dirty in the cache, not on the device yet
+    h.allocate(B, 2 * B, 'punch-hole');
+    h.allocate(4 * B + 100, 50, 'zero-range');
+    const expected = Buffer.from(data);
+    expected.fill(0, B, 3 * B);
+    expected.fill(0, 4 * B + 100, 4 * B + 150);
+    const out = Buffer.alloc(6 * B);
+    expect(h.read(out, 0, out.length, 0)).toBe(6 * B);
+    expect(out.equals(expected)).toBe(true);
+    expect(h.stat().blocks).toBe(4 * 8);        // two of six blocks freed
+    h.close();
+    f.unmount();
+    expect(fsck(dev).problems).toEqual([]);
+    f = Filesystem.mount(dev, '');
+    expect(f.readFile('/c').equals(expected)).toBe(true);
+    f.unmount();
+    dev.close();
+  });
+});
