@@ -502,6 +502,14 @@ export class Filesystem {
     return n;
   }
 
+  /** O_APPEND: writes at the end of file, found under the file's exclusive lock, so appends
+   *  from two workers never land on the same bytes. Returns where it wrote and how much. */
+  appendAt(ino: number, buffer: Uint8Array): { position: number; bytes: number } {
+    using _file = this.#locks.inode(ino, true);
+    const position = this.inode(ino).size;
+    return { position, bytes: this.writeAt(ino, buffer, position) };
+  }
+
   /** A file's lock for a write ending at `end`: shared, or exclusive when the write grows
    *  the file (a size change must not meet a read or write copy). */
   #lockForWrite(ino: number, end: number): Disposable {

@@ -200,3 +200,42 @@ test('a truncate waits for a data copy in progress in another worker (the per-in
   native.releaseDevice(domain);
   dev.close();
 }, 120000);
+
+test('appends from several workers to one file never overwrite each other (O_APPEND finds the end under the file lock)', async () => {
+  freshDist();
+  const file = path.join(makeTempDir(), 'append.img');
+  fs.writeFileSync(file, '');
+  fs.truncateSync(file, 8 << 20);
+  const dev = devices.pmem(file);
+  mkfs(dev);
+  const main = Filesystem.mount(dev, 'dax');
+  main.writeFile('/log', '');
+  const RECORD = 64;
+  const COUNT = 300;
+  const WORKERS = 3;
+  const start = new Int32Array(new SharedArrayBuffer(4));
+  await Promise.all(Array.from({ length: WORKERS }, (_, id) => new Promise<void>((resolve, reject) => {
+    const w = new Worker(`
+      const { workerData } = require('node:worker_threads');
+      const { devices } = require(${JSON.stringify(path.join(DIST, 'block'))});
+      const { Filesystem } = require(${JSON.stringify(path.join(DIST, 'fs', 'filesystem'))});
+      const dev = devices.pmem(workerData.file);
+      const fsys = Filesystem.mount(dev, 'dax');
+      Atomics.add(workerData.start, 0, 1);
+      while (Atomics.load(workerData.start, 0) < ${WORKERS}) Atomics.wait(workerData.start, 0, Atomics.load(workerData.start, 0), 20);
+      const h = fsys.open('/log', 'a');
+      for (let k = 0; k < ${COUNT}; k++) h.write(Buffer.from(('w' + workerData.id + '-' + k).padEnd(${RECORD - 1}, '.') + '\\n'));
+      h.close();
+      fsys.unmount();
+      dev.close();`, { eval: true, workerData: { file, id, start } });
+    w.once('error', reject);
+    w.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with ${code}`))));
+  })));
+  const log = main.readFile('/log').toString();
+  main.unmount();
+  dev.close();
+  expect(log.length).toBe(WORKERS * COUNT * RECORD);
+  const records = log.split('\n').filter(Boolean).map((r) => r.replace(/\.+$/, ''));
+  const want = Array.from({ length: WORKERS }, (_, id) => Array.from({ length: COUNT }, (_, k) => `w${id}-${k}`)).flat();
+  expect(records.sort()).toEqual(want.sort());
+}, 120000);
