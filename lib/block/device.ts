@@ -43,6 +43,9 @@ export interface BlockDevice {
   readonly size: number;
   readonly sectorSize: 512;
   readonly supportsDax: boolean;
+  /** The file or device node the storage lives in (absolute), when there is one: mount and
+   *  fsck claim it so that another process cannot use it at the same time. */
+  readonly path?: string;
   directAccess(sector: number, size: number): DirectAccess;
   /** Durable on return (byte offsets). */
   persist(offset: number, length: number): void;

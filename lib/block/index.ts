@@ -1,5 +1,5 @@
 // Block device drivers.
-import { mapAnonymous, mapFile, PmemMapping } from '../pmem';
+import { mapAnonymous, mapFile, mappingPath, PmemMapping } from '../pmem';
 import { checkOptions, checkOneOf, checkSize } from '../validate';
 import { DaxError, argError } from '../errors';
 import { BlockDevice } from './device';
@@ -35,14 +35,17 @@ export const devices = {
     const o = checkOptions<PmemDeviceOptions>(options, 'options');
     const sync = checkOneOf(o.sync, 'options.sync', ['auto', 'required'] as const);
     const name = `pmem${pmemCount++}`;
-    if (typeof source === 'string') return new MappedDevice(name, mapFile(source, { sync }), true);
+    if (typeof source === 'string') {
+      const mapping = mapFile(source, { sync });
+      return new MappedDevice(name, mapping, true, mappingPath(mapping));
+    }
     if (source === null || typeof source !== 'object' || typeof (source as PmemMapping).persist !== 'function') {
       throw argError('ERR_INVALID_ARG_TYPE', 'The "source" argument must be a path or a PmemMapping');
     }
     if (sync === 'required' && !source.isPmem) {
       throw new DaxError('EOPNOTSUPP', "sync: 'required' needs a pmem mapping (device DAX or MAP_SYNC); this one persists by msync or not at all", { errno: -95 });
     }
-    return new MappedDevice(name, source, false);
+    return new MappedDevice(name, source, false, mappingPath(source));
   },
 
   /** A device that pages its storage through a small window: no direct access. */

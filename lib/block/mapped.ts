@@ -36,7 +36,7 @@ export class MappedDevice implements BlockDevice {
   readonly #windows: Buffer[] = [];
   #closed = false;
 
-  constructor(readonly name: string, mapping: PmemMapping, ownsMapping: boolean) {
+  constructor(readonly name: string, mapping: PmemMapping, ownsMapping: boolean, readonly path?: string) {
     this.#pageSize = platform().pageSize;
     this.size = Math.floor(mapping.size / this.#pageSize) * this.#pageSize;
     if (this.size === 0) {

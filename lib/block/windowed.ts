@@ -3,6 +3,7 @@
 // byte-addressable as a whole, so it must not implement direct access: the kind of
 // device the DAX document says cannot support DAX.
 import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import { DaxError, argError } from '../errors';
 import { mapAnonymous, PmemMapping } from '../pmem';
 import { checkOptions, checkSize, checkString } from '../validate';
@@ -52,6 +53,7 @@ export class WindowedDevice implements BlockDevice {
   readonly badblocks = new BadBlocks();
   readonly size: number;
   readonly windowSize: number;
+  readonly path?: string;
   readonly #backing: Backing;
   readonly #window: Buffer;
   #base = -1;        // device offset the window shows, -1 when empty
@@ -72,7 +74,8 @@ export class WindowedDevice implements BlockDevice {
     }
     this.size = size;
     this.windowSize = window;
-    this.#backing = o.path === undefined ? memoryBacking(size) : fileBacking(checkString(o.path, 'options.path'), size);
+    if (o.path !== undefined) this.path = nodePath.resolve(checkString(o.path, 'options.path'));
+    this.#backing = this.path === undefined ? memoryBacking(size) : fileBacking(this.path, size);
     this.#window = Buffer.alloc(window);
   }
 

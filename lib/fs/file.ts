@@ -46,11 +46,15 @@ export class FileHandle {
     if (!this.flags.write) throw new DaxError('EBADF', 'bad file descriptor (not open for writing), write', { errno: -9, syscall: 'write' });
     if (this.fs.readOnly) throw new DaxError('EROFS', 'read-only file system, write', { errno: -30, syscall: 'write' });
     const current = position === null || position === -1;
-    let at = current ? this.#position : checkSize(position, 'position');
-    if (this.flags.append) at = this.fs.inode(this.ino).size;
+    const at = current ? this.#position : checkSize(position, 'position');
     const view = offset === 0 && length === source.byteLength ? source : source.subarray(offset, offset + length);
+    if (this.flags.append) {
+      const { position: end, bytes } = this.fs.appendAt(this.ino, view, this.flags.direct);
+      this.#position = end + bytes;
+      return bytes;
+    }
     const n = this.fs.writeAt(this.ino, view, at, this.flags.direct);
-    if (current || this.flags.append) this.#position = at + n;
+    if (current) this.#position = at + n;
     return n;
   }
 

@@ -1,7 +1,9 @@
 // A mounted daxfs: paths, directories, files. On a DAX mount file data goes through
 // lib/dax with this filesystem's getBlock, as ext2 hands ext2_get_block to the kernel's
 // DAX code; otherwise through the page cache (lib/mm) with the same getBlock. Every
-// metadata change is one journal transaction.
+// metadata change is one journal transaction. Several DAX mounts of one device (worker
+// threads) share it: state lives on the device, and every operation runs under the
+// device's process-wide locks (lib/fs/locking), taken at the top of each method.
 import { BlockDevice } from '../block';
 import { ConvertUnwritten, DaxInode, GetBlock } from '../dax';
 import { DaxError } from '../errors';
@@ -10,14 +12,16 @@ import { platform } from '../platform';
 import { checkBytes, checkSize, checkString } from '../validate';
 import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
 import { allocateRange, allocationGoal, AllocateMode, markWritten } from './allocate';
+import { claimDevice, DeviceClaim } from './claim';
+import { DataPath, dataPath } from './data';
 import * as dir from './dir';
 import { insert, lookup, remove } from './extents';
 import { FileHandle } from './file';
-import { parseFlags } from './flags';
-import { DataPath, dataPath } from './data';
+import { OpenFlags, parseFlags } from './flags';
 import { Inode, InodeTable, isDir, newInode, S_IFDIR, S_IFREG } from './inode';
 import { Journal, Transaction } from './journal';
 import { BLOCK_SIZE, Layout } from './layout';
+import { DeviceLocks } from './locking';
 import { metaIO, MetaIO } from './metaio';
 import { MountOptions, parseMountOptions, Profile } from './mount';
 import { Stats } from './stats';
@@ -57,22 +61,27 @@ export class Filesystem {
   readonly #inodes: InodeAllocator;
   readonly #table: InodeTable;
   readonly #handles = new Set<FileHandle>();
-  readonly #open = new Map<number, number>();   // ino -> open handles (unlinked files live on)
+  readonly #claim: DeviceClaim;
+  // Also counts open handles per inode across the process (unlinked files live on).
+  readonly #locks: DeviceLocks;
   readonly #mappings = new MappingRegistry();
   #mounted = true;
   // mtime and ctime as writeAt stores them in place (two little-endian f64).
   readonly #timesBytes = new Uint8Array(16);
   readonly #times = new DataView(this.#timesBytes.buffer);
 
-  private constructor(device: BlockDevice, o: Required<MountOptions>) {
+  private constructor(device: BlockDevice, o: Required<MountOptions>, claim: DeviceClaim) {
     this.device = device;
     this.dax = o.dax;
     this.profile = o.profile;
     this.readOnly = o.readOnly;
+    this.#claim = claim;
+    this.#locks = new DeviceLocks(claim.domain);
     this.#io = metaIO(device);
     this.#data = dataPath(device, o.dax);
     const { superblock } = readSuperblock(this.#io);
     this.#layout = superblock.layout;
+    using _meta = this.#locks.metadata(true);   // a worker's mount may be committing
     this.#journal = Journal.open(this.#io, journalArea(this.#layout));   // replays a crash's leftovers
     this.#blocks = new BlockAllocator(this.#io, this.#layout);
     this.#inodes = new InodeAllocator(this.#io, this.#layout);
@@ -93,7 +102,15 @@ export class Filesystem {
         throw new DaxError('EINVAL', `DAX needs the block size (${BLOCK_SIZE}) to equal the page size (${p.pageSize} here); mount without dax`, { errno: -22, syscall: 'mount' });
       }
     }
-    return new Filesystem(device, o);
+    // DAX mounts share the device; a mount without dax keeps a page cache, so it needs the
+    // device alone in the process. Another process never gets it.
+    const claim = claimDevice(device, !o.dax, 'mount');
+    try {
+      return new Filesystem(device, o, claim);
+    } catch (e) {
+      claim.release();
+      throw e;
+    }
   }
 
   // --- helpers ------------------------------------------------------------------------------
@@ -116,8 +133,11 @@ export class Filesystem {
     return this.#journal.begin();
   }
 
-  inode(ino: number, tx: Transaction = this.#view()): Inode {
-    return this.#table.read(tx, ino);
+  /** Reads an inode: through `tx` (whose holder has the metadata lock), or under the lock. */
+  inode(ino: number, tx?: Transaction): Inode {
+    if (tx) return this.#table.read(tx, ino);
+    using _meta = this.#locks.metadata(false);
+    return this.#table.read(this.#view(), ino);
   }
 
   #resolve(path: string, syscall: string): Resolved {
@@ -162,7 +182,7 @@ export class Filesystem {
     const inode = this.#table.read(tx, ino);
     inode.nlink = isDir(inode) ? 0 : inode.nlink - 1;
     inode.ctimeMs = Date.now();
-    if (inode.nlink === 0 && !this.#open.get(ino)) this.#reclaim(tx, inode);
+    if (inode.nlink === 0 && this.#locks.openCount(ino, 0) === 0) this.#reclaim(tx, inode);
     else this.#table.write(tx, inode);
   }
 
@@ -170,11 +190,13 @@ export class Filesystem {
 
   stat(path: string): Stats {
     this.#live('stat');
+    using _meta = this.#locks.metadata(false);
     return new Stats(this.inode(this.#existing(path, 'stat')), this.dax);
   }
 
   mkdir(path: string, options?: { recursive?: boolean }): void {
     this.#writable('mkdir', path);
+    using _meta = this.#locks.metadata(true);
     if (options?.recursive) {
       const parts = path.split('/').filter((p) => p !== '' && p !== '.');
       for (let i = 1; i <= parts.length; i++) {
@@ -208,6 +230,7 @@ export class Filesystem {
 
   readdir(path: string): string[] {
     this.#live('scandir');
+    using _meta = this.#locks.metadata(false);
     const ino = this.#existing(path, 'scandir');
     const tx = this.#view();
     if (!isDir(this.#table.read(tx, ino))) throw fsError('ENOTDIR', 20, 'scandir', path, 'ENOTDIR: not a directory');
@@ -216,6 +239,7 @@ export class Filesystem {
 
   unlink(path: string): void {
     this.#writable('unlink', path);
+    using _meta = this.#locks.metadata(true);
     const r = this.#resolve(path, 'unlink');
     if (r.ino === null) throw fsError('ENOENT', 2, 'unlink', path, 'ENOENT: no such file or directory');
     const tx = this.#journal.begin();
@@ -228,6 +252,7 @@ export class Filesystem {
 
   rmdir(path: string): void {
     this.#writable('rmdir', path);
+    using _meta = this.#locks.metadata(true);
     const r = this.#resolve(path, 'rmdir');
     if (r.ino === null) throw fsError('ENOENT', 2, 'rmdir', path, 'ENOENT: no such file or directory');
     if (r.ino === ROOT_INODE || r.name === '') throw fsError('EBUSY', 16, 'rmdir', path, 'EBUSY: resource busy or locked');
@@ -252,6 +277,7 @@ export class Filesystem {
   /** Renames atomically; an existing target is replaced in the same transaction. */
   rename(from: string, to: string): void {
     this.#writable('rename', from);
+    using _meta = this.#locks.metadata(true);
     const a = this.#resolve(from, 'rename');
     if (a.ino === null) throw fsError('ENOENT', 2, 'rename', from, 'ENOENT: no such file or directory');
     const b = this.#resolve(to, 'rename');
@@ -319,8 +345,27 @@ export class Filesystem {
     const f = parseFlags(flags);
     this.#live('open');
     if ((f.write || f.create || f.truncate) && this.readOnly) throw fsError('EROFS', 30, 'open', path, 'EROFS: read-only file system');
+    const { ino, truncate } = this.#openInode(path, f, mode);
+    const handle = new FileHandle(this, ino, f, path);
+    this.#handles.add(handle);
+    if (truncate) {
+      // After the metadata lock is dropped: truncate takes the file's lock first.
+      try {
+        this.truncateIno(ino, 0);
+      } catch (e) {
+        handle.close();
+        throw e;
+      }
+    }
+    return handle;
+  }
+
+  /** Finds or creates the file and counts the handle being opened, under the lock. */
+  #openInode(path: string, f: OpenFlags, mode: number): { ino: number; truncate: boolean } {
+    using _meta = this.#locks.metadata(true);
     const r = this.#resolve(path, 'open');
     let ino = r.ino;
+    let truncate = false;
     if (ino !== null && f.create && f.exclusive) throw fsError('EEXIST', 17, 'open', path, 'EEXIST: file already exists');
     if (ino === null) {
       if (!f.create) throw fsError('ENOENT', 2, 'open', path, 'ENOENT: no such file or directory');
@@ -335,23 +380,26 @@ export class Filesystem {
     } else {
       const inode = this.inode(ino);
       if (isDir(inode) && (f.write || f.truncate)) throw fsError('EISDIR', 21, 'open', path, 'EISDIR: illegal operation on a directory');
-      if (f.truncate && f.write && inode.size > 0) this.truncateIno(ino, 0);
+      truncate = f.truncate && f.write && inode.size > 0;
     }
-    const handle = new FileHandle(this, ino, f, path);
-    this.#handles.add(handle);
-    this.#open.set(ino, (this.#open.get(ino) ?? 0) + 1);
-    return handle;
+    this.#locks.openCount(ino, 1);
+    return { ino, truncate };
   }
 
   /** Called by FileHandle.close(). */
   release(handle: FileHandle): void {
     this.#handles.delete(handle);
-    const n = (this.#open.get(handle.ino) ?? 1) - 1;
-    if (n > 0) { this.#open.set(handle.ino, n); return; }
-    this.#open.delete(handle.ino);
+    this.#unref(handle.ino);
+  }
+
+  /** Drops an open reference (counted across the process: a worker's handle counts too);
+   *  the last one of an unlinked file frees its storage. */
+  #unref(ino: number): void {
+    using _meta = this.#locks.metadata(true);
+    if (this.#locks.openCount(ino, -1) > 0) return;
     if (!this.#mounted || this.readOnly) return;
     const tx = this.#journal.begin();
-    const inode = this.#table.read(tx, handle.ino);
+    const inode = this.#table.read(tx, ino);
     if (inode.nlink === 0) {   // unlinked while open: its storage goes with the last close
       this.#reclaim(tx, inode);
       this.#journal.commit(tx);
@@ -361,14 +409,29 @@ export class Filesystem {
   truncate(path: string, length: number): void {
     this.#writable('truncate', path);
     checkSize(length, 'length');
-    const ino = this.#existing(path, 'truncate');
-    if (isDir(this.inode(ino))) throw fsError('EISDIR', 21, 'truncate', path, 'EISDIR: illegal operation on a directory');
-    this.truncateIno(ino, length);
+    const ino = this.#hold(path, 'truncate');
+    try {
+      this.truncateIno(ino, length);
+    } finally {
+      this.#unref(ino);
+    }
+  }
+
+  /** The file at `path`, counted as open so that no unlink frees it (and no create reuses
+   *  its number) while the caller works outside the metadata lock. */
+  #hold(path: string, syscall: string): number {
+    using _meta = this.#locks.metadata(true);
+    const ino = this.#existing(path, syscall);
+    if (isDir(this.inode(ino))) throw fsError('EISDIR', 21, syscall, path, 'EISDIR: illegal operation on a directory');
+    this.#locks.openCount(ino, 1);
+    return ino;
   }
 
   /** Sets the size: blocks past the new end are freed (also preallocated ones when the size
    *  does not change, as on Linux), the rest of the last page zeroed. */
   truncateIno(ino: number, length: number): void {
+    using _file = this.#locks.inode(ino, true);   // no read or write copies meanwhile
+    using _meta = this.#locks.metadata(true);
     const tx = this.#journal.begin();
     const inode = this.#table.read(tx, ino);
     if (length <= inode.size) {
@@ -398,6 +461,7 @@ export class Filesystem {
    */
   getBlock(ino: number): GetBlock {
     return (_inode, block, count, create) => {
+      using _meta = this.#locks.metadata(create);
       const tx = this.#journal.begin();
       const inode = this.#table.read(tx, ino);
       const l = lookup(inode.extents, block, count);
@@ -415,17 +479,22 @@ export class Filesystem {
 
   /** lib/dax's convert callback: data written into unwritten blocks is durable, mark them written. */
   #convert(ino: number): ConvertUnwritten {
-    return (_inode, block, count) => markWritten(this.#journal, this.#table, ino, block, count);
+    return (_inode, block, count) => {
+      using _meta = this.#locks.metadata(true);
+      markWritten(this.#journal, this.#table, ino, block, count);
+    };
   }
 
   /** fallocate (lib/fs/allocate.ts): `mode` over [offset, offset+length), arguments checked. */
   allocateIno(ino: number, offset: number, length: number, mode: AllocateMode, path: string): void {
     this.#writable('fallocate', path);
+    using _file = this.#locks.inode(ino, true);   // no read, write or fault meanwhile
     if (isDir(this.inode(ino))) throw fsError('EISDIR', 21, 'fallocate', path, 'EISDIR: illegal operation on a directory');
     if (mode === 'punch-hole' || mode === 'zero-range') {
       this.#mappings.removed(ino, offset, length);
       this.#data.invalidate(ino, offset, length);
     }
+    using _meta = this.#locks.metadata(true);
     allocateRange({
       journal: this.#journal, table: this.#table, blocks: this.#blocks, dataStart: this.#layout.dataStart,
       zeroInPlace: (inode, from, n) => this.#zeroInPlace(inode, from, n),
@@ -454,6 +523,7 @@ export class Filesystem {
 
   /** `direct`: O_DIRECT (on a non-DAX mount, sector-aligned and past the page cache). */
   readAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
+    using _file = this.#locks.inode(ino, false);
     const inode = this.inode(ino);
     return this.#data.read(this.#daxInode(inode), buffer, position, this.#ioGetBlock(inode), direct);
   }
@@ -461,11 +531,13 @@ export class Filesystem {
   /** Writes at `position`; durable on return on a DAX mount, after a sync otherwise. A size
    *  change is one more transaction. */
   writeAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
+    using _file = this.#lockForWrite(ino, position + buffer.byteLength);
     const inode = this.inode(ino);
     const n = this.#data.write(this.#daxInode(inode), buffer, position, this.#ioGetBlock(inode), direct, this.#convert(ino));
     this.#mappings.wrote(ino, position, n);   // zero-page views of filled holes are stale
     const now = Date.now();
     if (position + n > inode.size) {
+      using _meta = this.#locks.metadata(true);
       const tx = this.#journal.begin();
       const fresh = this.#table.read(tx, ino);
       fresh.size = Math.max(fresh.size, position + n);
@@ -481,6 +553,7 @@ export class Filesystem {
   /** mtime and ctime: outside the inode checksum, one store, durable with the next fence.
    *  The 16 bytes are staged in a buffer kept for this (no allocation per write). */
   #touch(ino: number, now = Date.now()): void {
+    using _meta = this.#locks.metadata(true);
     this.#times.setFloat64(0, now, true);
     this.#times.setFloat64(8, now, true);
     this.#io.write(this.#table.timesOffset(ino), this.#timesBytes);
@@ -501,6 +574,30 @@ export class Filesystem {
     }, offset, length, { ...options, readOnly: this.readOnly });
     this.#mappings.add(ino, mapping);
     return mapping;
+  }
+
+  /** O_APPEND: writes at the end of file, found under the file's exclusive lock, so appends
+   *  from two workers never land on the same bytes. Returns where it wrote and how much. */
+  appendAt(ino: number, buffer: Uint8Array, direct = false): { position: number; bytes: number } {
+    using _file = this.#locks.inode(ino, true);
+    const position = this.inode(ino).size;
+    return { position, bytes: this.writeAt(ino, buffer, position, direct) };
+  }
+
+  /** A file's lock for a write ending at `end`: shared, or exclusive when the write grows
+   *  the file (a size change must not meet a read or write copy). */
+  #lockForWrite(ino: number, end: number): Disposable {
+    const shared = this.#locks.inode(ino, false);
+    let grows: boolean;
+    try {
+      grows = end > this.inode(ino).size;
+    } catch (e) {
+      shared[Symbol.dispose]();
+      throw e;
+    }
+    if (!grows) return shared;
+    shared[Symbol.dispose]();
+    return this.#locks.inode(ino, true);
   }
 
   readFile(path: string): Buffer {
@@ -533,6 +630,7 @@ export class Filesystem {
 
   statfs(): Statfs {
     this.#live('statfs');
+    using _meta = this.#locks.metadata(false);
     return {
       blockSize: BLOCK_SIZE, blocks: this.#layout.blocks, freeBlocks: this.#blocks.freeBlocks(),
       files: this.#layout.inodeCount, freeFiles: this.#inodes.freeInodes(),
@@ -560,6 +658,7 @@ export class Filesystem {
     this.#data.sync();
     this.#io.barrier();
     this.#mounted = false;
+    this.#claim.release();
   }
 
   get mounted(): boolean {

@@ -11,10 +11,12 @@ import { BlockDevice } from '../block';
 import { DaxError } from '../errors';
 import { checkOptions } from '../validate';
 import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
+import { claimDevice } from './claim';
 import * as dir from './dir';
 import { Inode, InodeTable, isDir } from './inode';
 import { Journal, Transaction } from './journal';
 import { BLOCK_SIZE, BLOCKS_PER_GROUP, Layout } from './layout';
+import { DeviceLocks } from './locking';
 import { metaIO, MetaIO } from './metaio';
 import { DirectoryBlocks, journalArea } from './storage';
 import { readSuperblock, writeSuperblocks } from './superblock';
@@ -94,9 +96,24 @@ function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, la
   return w;
 }
 
+/**
+ * Checks (and with repair fixes) the filesystem on `device`. EBUSY when another process
+ * has the device; inside the process a check runs beside DAX mounts (under their metadata
+ * lock, so it sees no half-done operation), a repair only when nothing has it mounted.
+ */
 export function fsck(device: BlockDevice, options?: FsckOptions): FsckResult {
   const o = checkOptions<FsckOptions>(options, 'options');
   const repair = o.repair === true;
+  const claim = claimDevice(device, repair, 'fsck');
+  try {
+    using _meta = new DeviceLocks(claim.domain).metadata(true);
+    return check(device, repair);
+  } finally {
+    claim.release();
+  }
+}
+
+function check(device: BlockDevice, repair: boolean): FsckResult {
   const problems: string[] = [];
   const repaired: string[] = [];
   const io: MetaIO = metaIO(device);

@@ -1,6 +1,7 @@
 // A redo journal that makes each metadata operation atomic across a crash at any store.
 //
-// One transaction at a time (operations run under the filesystem's lock): its records are
+// One transaction at a time (operations run under the filesystem's process-wide metadata
+// lock, and several mounts in several workers share one journal): its records are
 // written to the journal area and made durable (barrier 1), then applied in place and made
 // durable (barrier 2), then `applied` is advanced with no barrier of its own: the next
 // transaction's first barrier orders it. A transaction counts when its checksum is valid
@@ -85,8 +86,15 @@ export class Journal {
     return this.area.size - this.area.blockSize;
   }
 
+  /** The sequence number of the last applied transaction, as the device records it. */
   get applied(): number {
-    return this.#applied;
+    return this.#readApplied();
+  }
+
+  // Another mount of the device (a worker) may have committed since we last looked: the
+  // header on the device is the truth, our copy only a record of our own last commit.
+  #readApplied(): number {
+    return this.io.read(this.area.start + 8, 8).readDoubleLE(0);
   }
 
   /** Writes an empty journal (mkfs). */
@@ -146,6 +154,7 @@ export class Journal {
   }
 
   replay(): boolean {
+    this.#applied = this.#readApplied();
     const tx = this.#pending();
     if (!tx) return false;
     this.#apply(tx.seq, tx.entries);
@@ -172,6 +181,7 @@ export class Journal {
     if (tx.bytes > this.capacity) {
       throw new DaxError('ENOSPC', `a transaction of ${tx.bytes} bytes does not fit the ${this.capacity}-byte journal`, { errno: -28 });
     }
+    this.#applied = this.#readApplied();
     const seq = this.#applied + 1;
     const buf = Buffer.alloc(tx.bytes);
     buf.writeUInt32LE(TX_MAGIC, 0);

@@ -4,6 +4,7 @@ import { BlockDevice } from '../block';
 import { DaxError } from '../errors';
 import { checkOptions } from '../validate';
 import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
+import { claimDevice } from './claim';
 import * as dir from './dir';
 import { InodeTable, newInode, S_IFDIR } from './inode';
 import { Journal } from './journal';
@@ -22,6 +23,15 @@ export function mkfs(device: BlockDevice, options?: MkfsOptions): void {
   if (o.blockSize !== undefined && o.blockSize !== BLOCK_SIZE) {
     throw new DaxError('EINVAL', `block size ${o.blockSize} is not supported: daxfs uses ${BLOCK_SIZE}-byte blocks (one page, as DAX needs)`, { errno: -22 });
   }
+  const claim = claimDevice(device, true, 'mkfs');   // never under a mount, here or elsewhere
+  try {
+    format(device, o);
+  } finally {
+    claim.release();
+  }
+}
+
+function format(device: BlockDevice, o: MkfsOptions): void {
   const sb = newSuperblock(device.size, o.label ?? '');
   const layout = sb.layout;
   const io = metaIO(device);

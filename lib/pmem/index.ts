@@ -1,2 +1,2 @@
-export { mapFile, mapAnonymous } from './mapping';
+export { mapFile, mapAnonymous, mappingPath } from './mapping';
 export type { PmemMapping, MapFileOptions, MappingKind, Granularity, StoreOptions } from './mapping';

@@ -1,4 +1,5 @@
 // PmemMapping: persistent memory (or its stand-ins) mapped into the process.
+import * as nodePath from 'node:path';
 import { DaxError, argError } from '../errors';
 import { native, NativeMapping } from '../native';
 import { checkBoolean, checkOneOf, checkOptions, checkSize, checkString } from '../validate';
@@ -197,7 +198,18 @@ export function mapFile(path: string, options?: MapFileOptions): PmemMapping {
   if (o.mode !== undefined) checkSize(o.mode, 'options.mode');
   for (const key of ['create', 'exclusive', 'sparse', 'private'] as const) checkBoolean(o[key], `options.${key}`);
   checkOneOf(o.sync, 'options.sync', ['auto', 'required'] as const);
-  return new NativePmemMapping(native.mapFile(path, o));
+  const mapping = new NativePmemMapping(native.mapFile(path, o));
+  backingPaths.set(mapping, nodePath.resolve(path));
+  return mapping;
+}
+
+// The file each mapFile mapping came from, absolute: a device over it is claimed by path
+// (lib/fs/claim). A WeakMap, so the public PmemMapping interface does not grow.
+const backingPaths = new WeakMap<PmemMapping, string>();
+
+/** The file or device node behind a mapping made by mapFile (undefined for anonymous memory). */
+export function mappingPath(mapping: PmemMapping): string | undefined {
+  return backingPaths.get(mapping);
 }
 
 /** Volatile memory with the same interface (granularity 'none': nothing survives). */

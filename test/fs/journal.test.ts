@@ -172,4 +172,25 @@ describe('transaction write merging', () => {
     expect(again.entries).toHaveLength(1);
     dev.close();
   });
+
+  test('two journals over one device (two mounts in two workers) number their commits from the device, never reusing a sequence', () => {
+    const dev = devices.ram(SIZE);
+    const io = metaIO(dev);
+    Journal.format(io, AREA);
+    const a = Journal.open(io, AREA);
+    const b = Journal.open(metaIO(dev), AREA);
+    const commit = (j: Journal, value: string) => {
+      const tx = j.begin();
+      tx.write(TARGETS[0], Buffer.from(value));
+      j.commit(tx);
+    };
+    commit(a, 'AAAAAAAA');
+    commit(b, 'BBBBBBBB');
+    commit(a, 'CCCCCCCC');
+    // A reused sequence number would make a crash after b's commit drop it at replay
+    // (it would not be above the applied number a recorded).
+    expect(Journal.open(metaIO(dev), AREA).applied).toBe(3);
+    expect(valuesAt(dev)[0]).toBe('CCCCCCCC');
+    dev.close();
+  });
 });
