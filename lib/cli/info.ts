@@ -1,5 +1,7 @@
 // `daxfs info`: what the CPU and the system offer.
 import { platform, Platform } from '../platform';
+import { parseArgs } from './args';
+import { Command } from './command';
 import { daxMounts, pmemDevices, DaxMount, PmemDevice } from './system';
 
 export interface Info {
@@ -40,3 +42,25 @@ export function formatInfo(info: Info): string {
   ];
   return lines.join('\n');
 }
+
+export const infoCommand: Command = {
+  name: 'info',
+  summary: 'what the CPU and the system offer: flush, fence, eADR, pmem devices, DAX mounts',
+  help: `Usage: daxfs info [--json]
+
+Prints the platform (flush and fence instructions, non-temporal copy, cache line, page
+size, eADR, whether DAX is allowed on this architecture), the pmem devices (nd regions
+from sysfs with size and alignment, /dev/pmem* and /dev/dax* nodes) and the DAX mounts
+in /proc/mounts.
+
+Options:
+  --json          print { platform, devices, mounts } as JSON
+
+Example:
+  daxfs info --json`,
+  run(argv) {
+    const a = parseArgs(argv, { flags: { '--json': 'json' }, max: 0 });
+    console.log(a.flags.has('json') ? JSON.stringify(gatherInfo(), null, 2) : formatInfo(gatherInfo()));
+    return 0;
+  },
+};
