@@ -17,7 +17,7 @@ function enabled(): boolean {
 
 // The work is synchronous (the event loop does not run), so bars are written with
 // writeSync from the work itself rather than from a timer.
-function write(text: string): void {
+function writeStderr(text: string): void {
   try {
     fs.writeSync(2, text);
   } catch { /* stderr closed: progress is optional */ }
@@ -30,7 +30,8 @@ export class Progress {
   #done = 0;
   #shown = false;
 
-  constructor(private readonly label: string, private readonly total: number) {}
+  constructor(private readonly label: string, private readonly total: number,
+              private readonly write: (text: string) => void = writeStderr) {}
 
   /** Counts `n` more bytes done. */
   add(n: number): void {
@@ -43,13 +44,13 @@ export class Progress {
     const share = this.total > 0 ? Math.min(1, this.#done / this.total) : 1;
     const filled = Math.round(share * WIDTH);
     const rate = this.#done / ((now - this.#start) / 1000);
-    write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(Math.floor(share * 100)).padStart(3)}%` +
+    this.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(Math.floor(share * 100)).padStart(3)}%` +
       `  ${formatSize(this.#done)} / ${formatSize(this.total)}  ${formatSize(Math.round(rate))}/s\x1b[K`);
   }
 
   /** Clears the bar, so what follows starts on a clean line. */
   end(): void {
-    if (this.#shown) write('\r\x1b[K');
+    if (this.#shown) this.write('\r\x1b[K');
     this.#shown = false;
   }
 }
@@ -60,10 +61,10 @@ export class Progress {
  */
 export function withStatus<T>(text: string, bytes: number, fn: () => T): T {
   const show = enabled() && bytes >= 4 * 2 ** 30;
-  if (show) write(`${text} (${formatSize(bytes)})...`);
+  if (show) writeStderr(`${text} (${formatSize(bytes)})...`);
   try {
     return fn();
   } finally {
-    if (show) write('\r\x1b[K');
+    if (show) writeStderr('\r\x1b[K');
   }
 }
