@@ -91,6 +91,11 @@ function imageSide(fs: Filesystem, image: string): Side {
   };
 }
 
+function sameImage(a: string, b: string): boolean {
+  const real = (p: string) => { try { return nodefs.realpathSync(p); } catch { return path.resolve(p); } };
+  return real(a) === real(b);
+}
+
 interface Job { from: Side; src: string; to: Side; dst: string }
 
 class Copier {
@@ -176,6 +181,9 @@ Examples:
       if (from.length > 1 && dstEntry?.type !== 'dir') {
         throw new Failure(dst.text, new DaxError('ENOTDIR', 'copying several sources needs an existing directory to copy them into', { errno: -20 }));
       }
+      if (!dstEntry && dst.path.endsWith('/') && dst.path !== '/') {
+        throw new Failure(dst.text, new DaxError('ENOENT', 'no such directory to copy into', { errno: -2 }));
+      }
       const jobs: Job[] = from.map(({ t, side }) => {
         const e = at(t.text, () => side.stat(t.path, true));
         if (!e) throw new Failure(t.text, new DaxError('ENOENT', 'no such file or directory', { errno: -2 }));
@@ -184,7 +192,11 @@ Examples:
         }
         const base = t.kind === 'host' ? path.basename(path.resolve(t.path)) : path.posix.basename(t.path);
         const target = dstEntry?.type === 'dir' ? to.join(dst.path, base) : dst.path;
-        if (e.type === 'dir' && t.kind === 'image' && dst.kind === 'image' && path.resolve(t.image) === path.resolve(dst.image) && (`${target}/`).startsWith(`${path.posix.resolve(t.path)}/`)) {
+        if (t.kind === 'image' && dst.kind === 'image' && sameImage(t.image, dst.image) && path.posix.resolve(t.path) === path.posix.resolve(target)) {
+          throw new Failure(t.text, new DaxError('EINVAL', `'${t.text}' and '${dst.image}:${target}' are the same file`, { errno: -22 }));
+        }
+        const inside = (dir: string, p: string) => dir === '/' || `${p}/`.startsWith(`${dir}/`);
+        if (e.type === 'dir' && t.kind === 'image' && dst.kind === 'image' && sameImage(t.image, dst.image) && inside(path.posix.resolve(t.path), path.posix.resolve(target))) {
           throw new Failure(t.text, new DaxError('EINVAL', `cannot copy a directory into itself (${dst.text})`, { errno: -22 }));
         }
         return { from: side, src: t.path, to, dst: target };

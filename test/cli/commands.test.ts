@@ -98,10 +98,17 @@ describe('files in an image', () => {
     expect(daxfs('cp', `${img}:/x.txt`, `${other}:/y.txt`).status).toBe(0);
     expect(daxfs('cp', `${img}:/x.txt`, `${img}:/z.txt`).status).toBe(0);
     expect(daxfs('cat', `${other}:/y.txt`, `${img}:/z.txt`).stdout).toBe('xx');
+    const self = daxfs('cp', `${img}:/x.txt`, `${img}://x.txt`);
+    expect(self.status).toBe(1);
+    expect(self.stderr).toContain('are the same file');
+    expect(daxfs('cp', `${img}:/x.txt`, `${img}:/`).stderr).toContain('are the same file');
+    expect(daxfs('cat', `${img}:/x.txt`).stdout).toBe('x');   // not truncated by copying onto itself
+    expect(daxfs('cp', `${img}:/x.txt`, `${img}:/nodir/`).status).toBe(1);
     daxfs('mkdir', `${img}:/d`);
     const loop = daxfs('cp', '-r', `${img}:/d`, `${img}:/d/inner`);
     expect(loop.status).toBe(1);
     expect(loop.stderr).toContain('into itself');
+    expect(daxfs('cp', '-r', `${img}:/`, `${img}:/d`).stderr).toContain('into itself');
   });
 
   test('stat names the type, size, inode, links, mode and DAX', () => {
