@@ -4,7 +4,7 @@ import { fsck } from '../fs/fsck';
 import { mkfs } from '../fs/mkfs';
 import { formatSize, parseArgs, parseSize, UsageError } from './args';
 import { Command, table } from './command';
-import { createDevice, imageArgument, openDevice, withImages } from './image';
+import { createDevice, imageArgument, openDevice, OpenDevice, withImages } from './image';
 import { withStatus } from './progress';
 import { at } from './report';
 
@@ -37,11 +37,13 @@ Example:
     if (Buffer.byteLength(label) > MAX_LABEL) throw new UsageError(`--label is ${Buffer.byteLength(label)} bytes; at most ${MAX_LABEL} fit`);
     const existed = fs.existsSync(image);
     return at(image, () => {
-      const dev = createDevice(image, { size, force: a.flags.has('force') });
+      let dev: OpenDevice | undefined;
       try {
-        withStatus(`mkfs: formatting ${image}`, dev.device.size, () => mkfs(dev.device, { label }));
+        dev = createDevice(image, { size, force: a.flags.has('force') });
+        const { device } = dev;
+        withStatus(`mkfs: formatting ${image}`, device.size, () => mkfs(device, { label }));
       } catch (e) {
-        dev.close();
+        dev?.close();
         if (!existed) fs.rmSync(image, { force: true });   // leave nothing half-made behind
         throw e;
       }

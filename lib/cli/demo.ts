@@ -61,7 +61,7 @@ export function demo(log: (line: string) => void = console.log): void {
     const image = path.join(dir, 'demo.img');
     const dev = createDevice(image, { size: IMAGE_SIZE, force: false });
     try {
-      const mapping = (dev.device as unknown as { mapping: { isPmem: boolean; kind: string } }).mapping;
+      const { mapping } = dev;
       const emulated = mapping.kind === 'file' || !mapping.isPmem;
       log('');
       log(`Image ${image}: ${formatSize(IMAGE_SIZE)}, sparse, ` + (emulated

@@ -63,6 +63,8 @@ function checkImage(image: string): fs.Stats {
 
 export interface OpenDevice {
   device: BlockDevice;
+  /** What the device runs on: kind and isPmem say whether this is real pmem. */
+  mapping: PmemMapping;
   close(): void;
 }
 
@@ -77,7 +79,7 @@ export function openDevice(image: string): OpenDevice {
     mapping.close();
     throw e;
   }
-  return { device, close: () => { device.close(); mapping.close(); } };
+  return { device, mapping, close: () => { device.close(); mapping.close(); } };
 }
 
 export interface CreateOptions {
