@@ -34,7 +34,7 @@ export function formatInfo(info: Info): string {
     `  eADR            ${p.autoFlush ? 'yes: every nd region persists the CPU caches' : 'no: stores need a flush to be durable'}`,
     'Pmem devices',
     ...(info.devices.length ? info.devices.map((d) =>
-      `  ${d.type.padEnd(7)} ${d.name.padEnd(10)} ${size(d.size).padStart(10)}` +
+      `  ${d.type.padEnd(9)} ${d.name.padEnd(13)} ${size(d.size).padStart(10)}` + (d.mode ? `  mode ${d.mode}` : '') +
       (d.align ? `  align ${size(d.align)}` : '') + (d.persistenceDomain ? `  persistence ${d.persistenceDomain}` : ''))
       : ['  none (no NVDIMM here: daxfs can emulate pmem in a file)']),
     'DAX mounts',

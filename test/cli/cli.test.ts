@@ -71,11 +71,14 @@ describe('system discovery', () => {
     fs.writeFileSync(path.join(root, rel), text + '\n');
   }
 
-  test('pmem devices come from nd regions in sysfs and dax/pmem nodes in /dev', () => {
+  test('pmem devices come from nd regions and namespaces in sysfs (seeds skipped) and dax/pmem nodes in /dev', () => {
     write('sys/bus/nd/devices/region0/size', '536870912');
     write('sys/bus/nd/devices/region0/align', '16777216');
     write('sys/bus/nd/devices/region0/persistence_domain', 'memory_controller');
     write('sys/bus/nd/devices/ndbus0/uevent', '');
+    write('sys/bus/nd/devices/namespace0.0/size', '532676608');
+    write('sys/bus/nd/devices/namespace0.0/mode', 'devdax');
+    write('sys/bus/nd/devices/namespace0.1/size', '0');   // a seed: not listed
     write('sys/bus/dax/devices/dax1.0/size', '532676608');
     write('sys/bus/dax/devices/dax1.0/align', '2097152');
     write('sys/class/block/pmem0/size', '1040384');
@@ -85,6 +88,7 @@ describe('system discovery', () => {
     const devices = pmemDevices(path.join(root, 'sys'), path.join(root, 'dev'));
     expect(devices).toEqual([
       { type: 'region', name: 'region0', path: path.join(root, 'sys/bus/nd/devices/region0'), size: 536870912, align: 16777216, persistenceDomain: 'memory_controller' },
+      { type: 'namespace', name: 'namespace0.0', path: path.join(root, 'sys/bus/nd/devices/namespace0.0'), size: 532676608, align: null, mode: 'devdax' },
       { type: 'devdax', name: 'dax1.0', path: path.join(root, 'dev/dax1.0'), size: 532676608, align: 2097152 },
       { type: 'pmem', name: 'pmem0', path: path.join(root, 'dev/pmem0'), size: 1040384 * 512, align: null },
     ]);
