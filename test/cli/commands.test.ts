@@ -91,6 +91,15 @@ describe('files in an image', () => {
     expect(fs.readdirSync(path.join(dir, 'out/empty'))).toEqual([]);
   });
 
+  test('cp -r skips host symbolic links with a warning, copies the rest and exits 1', () => {
+    host('t/real.txt', 'real');
+    fs.symlinkSync('real.txt', path.join(dir, 't/link.txt'));
+    const r = daxfs('cp', '-r', path.join(dir, 't'), `${img}:/t`);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`skipped ${path.join(dir, 't/link.txt')}: not a regular file or directory`);
+    expect(daxfs('ls', `${img}:/t`).stdout).toBe('real.txt\n');
+  });
+
   test('cp copies between two images and within one', () => {
     const other = path.join(dir, 'other.img');
     expect(daxfs('mkfs', other, '--size', '8M').status).toBe(0);
