@@ -1,45 +1,80 @@
-// The `daxfs` command.
-import { demo } from './demo';
-import { formatInfo, gatherInfo } from './info';
+// The `daxfs` command: finds the subcommand and runs it; every command lives in its own file.
+import { dfCommand, fsckCommand, mkfsCommand } from './admin';
+import { Command } from './command';
+import { cpCommand } from './copy';
+import { demoCommand } from './demo';
+import { catCommand, lsCommand, mkdirCommand, rmCommand, statCommand } from './files';
+import { infoCommand } from './info';
+import { UsageError } from './args';
+import { report } from './report';
 
-const USAGE = `Usage: daxfs <command> [options]
+const COMMANDS: Command[] = [
+  infoCommand, demoCommand, mkfsCommand, fsckCommand, dfCommand,
+  lsCommand, statCommand, catCommand, cpCommand, mkdirCommand, rmCommand,
+];
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `Usage: daxfs <command> [options]
+
+A path inside an image is written IMAGE:/path (IMAGE is an image file or a device-DAX
+node), as scp writes remote paths; a plain path is the host's.
 
 Commands:
-  info [--json]   what the CPU and the system offer: flush, fence, eADR, pmem devices, DAX mounts
-  demo            map an emulated pmem file, write and persist a record, time it, clean up
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-Options:
-  -h, --help      show this help
+'daxfs help <command>' or 'daxfs <command> --help' tells more.
+Exit status: 0 ok, 1 the operation failed, 2 usage.`;
+}
 
-Exit codes: 0 ok, 1 the operation failed, 2 usage.`;
+function find(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+let pipeHandled = false;
 
 export function main(argv: string[]): number {
-  const [command, ...rest] = argv;
-  if (!command || command === '-h' || command === '--help' || command === 'help') {
-    console.log(USAGE);
-    return command ? 0 : 2;
+  if (!pipeHandled) {
+    pipeHandled = true;
+    // 'daxfs cat IMAGE:/f | head' closes the pipe early; that is not an error.
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    console.error(usage());
+    return 2;
+  }
+  if (name === '-h' || name === '--help') {
+    console.log(usage());
+    return 0;
+  }
+  if (name === 'help') {
+    if (rest.length === 0) {
+      console.log(usage());
+      return 0;
+    }
+    const command = find(rest[0]);
+    if (!command || rest.length > 1) return report('help', new UsageError(command ? `unexpected argument '${rest[1]}'` : `unknown command '${rest[0]}'`));
+    console.log(command.help);
+    return 0;
+  }
+  const command = find(name);
+  if (!command) {
+    console.error(`daxfs: unknown command '${name}'`);
+    console.error(usage());
+    return 2;
+  }
+  const options = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (options.includes('--help') || options.includes('-h')) {
+    console.log(command.help);
+    return 0;
   }
   try {
-    switch (command) {
-      case 'info':
-        if (rest.some((a) => a !== '--json')) break;
-        console.log(rest.includes('--json') ? JSON.stringify(gatherInfo(), null, 2) : formatInfo(gatherInfo()));
-        return 0;
-      case 'demo':
-        if (rest.length) break;
-        demo();
-        return 0;
-      default:
-        console.error(`daxfs: unknown command '${command}'`);
-        console.error(USAGE);
-        return 2;
-    }
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    console.error(`daxfs ${command}: ${e.message}`);
-    return 1;
+    return command.run(rest);
+  } catch (e) {
+    return report(command.name, e);
   }
-  console.error(`daxfs ${command}: unexpected arguments: ${rest.join(' ')}`);
-  console.error(USAGE);
-  return 2;
 }

@@ -4,12 +4,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export interface PmemDevice {
-  type: 'devdax' | 'pmem' | 'region';
+  type: 'devdax' | 'pmem' | 'region' | 'namespace';
   name: string;
   path: string;
   size: number | null;
   align: number | null;
   persistenceDomain?: string | null;
+  /** Namespaces: fsdax, devdax, sector or raw. */
+  mode?: string | null;
 }
 
 export interface DaxMount {
@@ -50,6 +52,12 @@ export function pmemDevices(sysfs = '/sys', dev = '/dev'): PmemDevice[] {
       type: 'region', name, path: dir, size: readNumber(path.join(dir, 'size')),
       align: readNumber(path.join(dir, 'align')), persistenceDomain: readText(path.join(dir, 'persistence_domain')),
     });
+  }
+  for (const name of list(path.join(sysfs, 'bus/nd/devices')).filter((n) => /^namespace\d+\.\d+$/.test(n))) {
+    const dir = path.join(sysfs, 'bus/nd/devices', name);
+    const size = readNumber(path.join(dir, 'size'));
+    if (!size) continue;   // an unconfigured seed, not a namespace in use
+    out.push({ type: 'namespace', name, path: dir, size, align: readNumber(path.join(dir, 'align')), mode: readText(path.join(dir, 'mode')) });
   }
   for (const name of list(dev)) {
     if (/^dax\d+\.\d+$/.test(name)) {
