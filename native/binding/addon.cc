@@ -8,6 +8,7 @@
 #include "../core/persist.h"
 #include "../core/sysfs.h"
 #include "addon.h"
+#include "async_copy.h"
 #include "errors.h"
 #include "lock.h"
 #include "mapping.h"
@@ -87,6 +88,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setSysfsRootForTests", nullptr, set_sysfs_root_for_tests, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"mapFile", nullptr, map_file_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"mapAnonymous", nullptr, map_anonymous_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"copyAsync", nullptr, copy_async_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   add_lock_functions(env, exports);
