@@ -3,6 +3,7 @@
 import { DaxError, argError } from '../errors';
 import { platform } from '../platform';
 import { PmemMapping } from '../pmem';
+import { asyncCopier } from '../pmem/mapping';
 import { checkSize } from '../validate';
 import { BadBlocks } from './badblocks';
 import {
@@ -45,11 +46,17 @@ export class MappedDevice implements BlockDevice {
     this.#mapping = mapping;
     this.#ownsMapping = ownsMapping;
     this.#windowSize = mapping.windowSize;
+    // Device offsets are mapping offsets, so the async copy takes the segments as they are.
+    const copyAsync = asyncCopier(mapping);
     this.dax = {
       copyIn: (offset, source) => this.#mapping.copy(offset, source, NO_DRAIN),
       copyOut: (offset, target, targetOffset, length) => this.#copyOut(offset, target, targetOffset, length),
       zero: (offset, length) => this.#mapping.fill(offset, 0, length, NO_DRAIN),
       drain: () => this.#mapping.drain(),
+      ...(copyAsync && {
+        copyInAsync: (segments: Float64Array, source: Uint8Array) => copyAsync(true, source, segments),
+        copyOutAsync: (segments: Float64Array, target: Uint8Array) => copyAsync(false, target, segments),
+      }),
     };
   }
 
