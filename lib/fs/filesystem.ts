@@ -2,7 +2,7 @@
 // lib/dax with this filesystem's getBlock, as ext2 hands ext2_get_block to the kernel's
 // DAX code; every metadata change is one journal transaction.
 import { BlockDevice } from '../block';
-import { daxIO, daxTruncatePage, DaxInode, GetBlock } from '../dax';
+import { daxIO, daxIOAsync, daxTruncatePage, DaxInode, GetBlock } from '../dax';
 import { DaxError } from '../errors';
 import { platform } from '../platform';
 import { checkBytes, checkSize, checkString } from '../validate';
@@ -16,6 +16,7 @@ import { Journal, Transaction } from './journal';
 import { BLOCK_SIZE, Layout } from './layout';
 import { metaIO, MetaIO } from './metaio';
 import { MountOptions, parseMountOptions, Profile } from './mount';
+import { FsPromises } from './promises';
 import { Stats } from './stats';
 import { DirectoryBlocks, journalArea } from './storage';
 import { readSuperblock } from './superblock';
@@ -54,6 +55,7 @@ export class Filesystem {
   readonly #handles = new Set<FileHandle>();
   readonly #open = new Map<number, number>();   // ino -> open handles (unlinked files live on)
   #mounted = true;
+  #promises: FsPromises | undefined;
 
   private constructor(device: BlockDevice, o: Required<MountOptions>) {
     this.device = device;
@@ -359,6 +361,11 @@ export class Filesystem {
 
   /** Sets the size: blocks past the new end are freed, the rest of the last page zeroed. */
   truncateIno(ino: number, length: number): void {
+    // A promise read or write may be copying to or from this file's blocks off the main
+    // thread: freeing them now could hand them to another file mid-copy.
+    if (this.#promises?.copying(ino)) {
+      throw new DaxError('EBUSY', `inode ${ino} has promise reads or writes in flight; await them before truncating`, { errno: -16, syscall: 'ftruncate' });
+    }
     const tx = this.#journal.begin();
     const inode = this.#table.read(tx, ino);
     if (length < inode.size) {
@@ -411,10 +418,28 @@ export class Filesystem {
     return daxIO('read', this.#daxInode(inode), position, buffer, this.getBlock(ino));
   }
 
+  /** readAt with the copy off the main thread when it is large (the caller holds the inode lock). */
+  readAtAsync(ino: number, buffer: Uint8Array, position: number): Promise<number> {
+    const inode = this.inode(ino);
+    return daxIOAsync('read', this.#daxInode(inode), position, buffer, this.getBlock(ino));
+  }
+
   /** Writes at `position`; durable on return. A size change is one more transaction. */
   writeAt(ino: number, buffer: Uint8Array, position: number): number {
     const inode = this.inode(ino);
-    const n = daxIO('write', this.#daxInode(inode), position, buffer, this.getBlock(ino));
+    return this.#wrote(ino, inode, position, daxIO('write', this.#daxInode(inode), position, buffer, this.getBlock(ino)));
+  }
+
+  /** writeAt with the copy off the main thread when it is large (the caller holds the inode lock). */
+  async writeAtAsync(ino: number, buffer: Uint8Array, position: number): Promise<number> {
+    const inode = this.inode(ino);
+    const n = await daxIOAsync('write', this.#daxInode(inode), position, buffer, this.getBlock(ino));
+    this.#live('write');   // unmount() refuses while promises are in flight; this is the backstop
+    return this.#wrote(ino, inode, position, n);
+  }
+
+  /** After `n` bytes were written at `position`: the size and times. */
+  #wrote(ino: number, inode: Inode, position: number, n: number): number {
     const now = Date.now();
     if (position + n > inode.size) {
       const tx = this.#journal.begin();
@@ -474,9 +499,18 @@ export class Filesystem {
     this.#io.barrier();
   }
 
-  /** Closes every handle; later use of the filesystem or its handles gives EBADF. */
+  /** The same operations returning Promises, as node:fs/promises (lib/fs/promises.ts). */
+  get promises(): FsPromises {
+    return this.#promises ??= new FsPromises(this);
+  }
+
+  /** Closes every handle; later use of the filesystem or its handles gives EBADF. EBUSY
+   *  while promise operations are in flight: await them, or use promises.unmount(). */
   unmount(): void {
     if (!this.#mounted) return;
+    if (this.#promises?.pending) {
+      throw new DaxError('EBUSY', `${this.#promises.pending} promise operations are in flight; await them or use promises.unmount()`, { errno: -16, syscall: 'umount' });
+    }
     for (const h of [...this.#handles]) h.close();
     this.#io.barrier();
     this.#mounted = false;
