@@ -18,11 +18,13 @@ struct Segment {
 };
 
 // One queued copy. Everything the libuv thread reads is copied in here or kept alive by a
-// reference: the state (so close() leaves a placeholder mapped, never a hole) and the
-// user's buffer (so the GC cannot free it mid-copy).
+// reference: the state (so close() leaves a placeholder mapped, never a hole), the JS
+// handle (so the GC does not retire a mapping nobody closed) and the user's buffer (so the
+// GC cannot free it mid-copy).
 struct CopyJob {
   napi_async_work work = nullptr;
   napi_deferred deferred = nullptr;
+  napi_ref handle = nullptr;
   napi_ref buffer = nullptr;
   MappingState *state = nullptr;
   bool write = false;
@@ -121,6 +123,7 @@ void complete(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, job->deferred, result);
   }
   napi_delete_reference(env, job->buffer);
+  napi_delete_reference(env, job->handle);
   napi_delete_async_work(env, job->work);
   release_mapping(job->state);
   delete job;
@@ -167,9 +170,11 @@ napi_value copy_async_binding(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   napi_create_reference(env, argv[2], 1, &job->buffer);
+  napi_create_reference(env, argv[0], 1, &job->handle);
   retain_mapping(s);
   if (napi_queue_async_work(env, job->work) != napi_ok) {
     napi_delete_reference(env, job->buffer);
+    napi_delete_reference(env, job->handle);
     napi_delete_async_work(env, job->work);
     release_mapping(s);
     delete job;

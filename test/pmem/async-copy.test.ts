@@ -112,6 +112,28 @@ describe('closing the mapping during an async copy (child process)', () => {
     expect(res.guards).toBe(true);
   }, 90000);
 
+  test('a mapping dropped (never closed) while its copy runs is kept alive until the copy completes', async () => {
+    const r = await runChildAsync(`
+      const { asyncCopier } = require(path.join(process.cwd(), 'dist/pmem/mapping.js'));
+      (async () => {
+        const results = [];
+        for (let i = 0; i < 4; i++) {
+          const back = Buffer.alloc(32 << 20);
+          const p = (() => {
+            const m = daxfs.mapAnonymous(32 << 20);
+            m.fill(0, 7, 32 << 20);
+            return asyncCopier(m)(false, back, Float64Array.of(0, 0, 32 << 20));
+          })();
+          global.gc();
+          results.push(await p.then(() => back.every((b) => b === 7), (e) => e.code));
+        }
+        out({ results });
+      })();
+    `, {}, { nodeArgs: ['--expose-gc'], timeout: 60000 });
+    expect({ signal: r.signal, status: r.status, stderr: r.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
+    expect(lastJson(r).results).toEqual([true, true, true, true]);
+  }, 90000);
+
   test('a worker that exits with copies in flight does not crash the process', async () => {
     const r = await runChildAsync(`
       const { Worker } = require('node:worker_threads');
