@@ -45,11 +45,6 @@ export class AsyncRwLocks {
     });
   }
 
-  /** True while anyone holds or waits for `key`. */
-  busy(key: number): boolean {
-    return this.#entries.has(key);
-  }
-
   #free(e: Entry, exclusive: boolean): boolean {
     return !e.writer && (!exclusive || e.readers === 0);
   }
