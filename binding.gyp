@@ -17,6 +17,7 @@
       "sources": [
         "<@(core_sources)",
         "native/binding/addon.cc",
+        "native/binding/async_copy.cc",
         "native/binding/errors.cc",
         "native/binding/lock.cc",
         "native/binding/mapping.cc",

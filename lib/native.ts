@@ -56,6 +56,12 @@ export interface NativeAddon {
   revokeView(buffer: ArrayBuffer): boolean;
   /** A fresh ArrayBuffer over the process's one read-only zero page. */
   zeroPageView(): ArrayBuffer;
+  /**
+   * Copies on a libuv thread: write (buffer -> mapping, flushed and fenced once) or read.
+   * segments: (mappingOffset, bufferOffset, length) triples, all checked before queuing.
+   * Rejects with EBADF when the mapping is closed before the copy completes.
+   */
+  copyAsync(mapping: NativeMapping, write: boolean, buffer: ArrayBufferView, segments: Float64Array): Promise<void>;
   /** One flock per device identity per process, counted: EBUSY when another process holds it. */
   claimDevice(path: string): number;
   releaseDevice(id: number): void;

@@ -30,6 +30,15 @@ export interface DaxOperations {
    * page, revocable by itself; readOnly gives PROT_READ memory. Absent: no page views.
    */
   pageView?(offset: number, length: number, readOnly: boolean): ArrayBuffer;
+
+  /**
+   * Optional: one copy of many pieces off the main thread. `segments` holds
+   * (deviceOffset, bufferOffset, length) triples. copyInAsync's bytes are durable when its
+   * promise resolves (flushed, one fence on the copying thread); stores made on the main
+   * thread still need drain(). Devices without them get the synchronous calls.
+   */
+  copyInAsync?(segments: Float64Array, source: Uint8Array): Promise<void>;
+  copyOutAsync?(segments: Float64Array, target: Uint8Array): Promise<void>;
 }
 
 export interface BadBlockList {

@@ -3,7 +3,7 @@
 import { DaxError, argError } from '../errors';
 import { platform } from '../platform';
 import { PmemMapping } from '../pmem';
-import { pageView } from '../pmem/mapping';
+import { asyncCopier, pageView } from '../pmem/mapping';
 import { checkSize } from '../validate';
 import { BadBlocks } from './badblocks';
 import {
@@ -46,6 +46,8 @@ export class MappedDevice implements BlockDevice {
     this.#mapping = mapping;
     this.#ownsMapping = ownsMapping;
     this.#windowSize = mapping.windowSize;
+    // Device offsets are mapping offsets, so the async copy takes the segments as they are.
+    const copyAsync = asyncCopier(mapping);
     this.dax = {
       copyIn: (offset, source) => this.#mapping.copy(offset, source, NO_DRAIN),
       copyOut: (offset, target, targetOffset, length) => this.#copyOut(offset, target, targetOffset, length),
@@ -55,6 +57,10 @@ export class MappedDevice implements BlockDevice {
         if (this.#closed) throw ebadf(this.name);
         return pageView(this.#mapping, offset, length, readOnly);
       },
+      ...(copyAsync && {
+        copyInAsync: (segments: Float64Array, source: Uint8Array) => copyAsync(true, source, segments),
+        copyOutAsync: (segments: Float64Array, target: Uint8Array) => copyAsync(false, target, segments),
+      }),
     };
   }
 

@@ -1,6 +1,6 @@
 // Generic DAX code, written against a filesystem's getBlock callback. The fault side
 // (daxFault, daxMkwrite) joins here with file mappings (lib/mm).
-export { daxIO } from './io';
+export { daxIO, daxIOAsync, ASYNC_COPY_MIN } from './io';
 export type { DaxRw } from './io';
 export { daxZeroPageRange, daxTruncatePage } from './zero';
 export { PAGE_SIZE } from './access';

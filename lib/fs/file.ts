@@ -18,6 +18,13 @@ function checkRange(buffer: Uint8Array, offset: number, length: number): void {
   }
 }
 
+/** A checked read or write: the bytes, and an explicit position (null: the handle's). */
+export interface IORequest {
+  view: Uint8Array;
+  position: number | null;
+  append: boolean;
+}
+
 export class FileHandle {
   #position = 0;
   #closed = false;
@@ -30,32 +37,59 @@ export class FileHandle {
 
   /** Reads into target[offset, offset+length) from `position` (null or -1: the handle's position, advanced). */
   read(target: Uint8Array, offset = 0, length = target.byteLength - offset, position: number | null = null): number {
-    this.#check('read');
-    checkRange(target, offset, length);
-    if (!this.flags.read) throw new DaxError('EBADF', 'bad file descriptor (not open for reading), read', { errno: -9, syscall: 'read' });
-    const current = position === null || position === -1;
-    const at = current ? this.#position : checkSize(position, 'position');
-    const n = this.fs.readAt(this.ino, target.subarray(offset, offset + length), at, this.flags.direct);
-    if (current) this.#position += n;
+    const r = this.checkRead(target, offset, length, position);
+    const at = this.startOf(r);
+    const n = this.fs.readAt(this.ino, r.view, at, this.flags.direct);
+    this.advance(r, at, n);
     return n;
   }
 
   write(source: Uint8Array, offset = 0, length = source.byteLength - offset, position: number | null = null): number {
+    const r = this.checkWrite(source, offset, length, position);
+    if (r.append) {   // the end of file is found under the file's lock: appends never overlap
+      const { position: end, bytes } = this.fs.appendAt(this.ino, r.view, this.flags.direct);
+      this.#position = end + bytes;
+      return bytes;
+    }
+    const at = this.startOf(r);
+    const n = this.fs.writeAt(this.ino, r.view, at, this.flags.direct);
+    this.advance(r, at, n);
+    return n;
+  }
+
+  // The steps of read() and write(), shared with the promises API (lib/fs/promises.ts) so
+  // both check arguments and move the position alike.
+
+  /** read()'s checks; throws as read() does. */
+  checkRead(target: Uint8Array, offset = 0, length = target.byteLength - offset, position: number | null = null): IORequest {
+    this.#check('read');
+    checkRange(target, offset, length);
+    if (!this.flags.read) throw new DaxError('EBADF', 'bad file descriptor (not open for reading), read', { errno: -9, syscall: 'read' });
+    return { view: target.subarray(offset, offset + length), position: this.#explicit(position), append: false };
+  }
+
+  /** write()'s checks; throws as write() does. */
+  checkWrite(source: Uint8Array, offset = 0, length = source.byteLength - offset, position: number | null = null): IORequest {
     this.#check('write');
     checkRange(source, offset, length);
     if (!this.flags.write) throw new DaxError('EBADF', 'bad file descriptor (not open for writing), write', { errno: -9, syscall: 'write' });
     if (this.fs.readOnly) throw new DaxError('EROFS', 'read-only file system, write', { errno: -30, syscall: 'write' });
-    const current = position === null || position === -1;
-    const at = current ? this.#position : checkSize(position, 'position');
     const view = offset === 0 && length === source.byteLength ? source : source.subarray(offset, offset + length);
-    if (this.flags.append) {
-      const { position: end, bytes } = this.fs.appendAt(this.ino, view, this.flags.direct);
-      this.#position = end + bytes;
-      return bytes;
-    }
-    const n = this.fs.writeAt(this.ino, view, at, this.flags.direct);
-    if (current) this.#position = at + n;
-    return n;
+    return { view, position: this.#explicit(position), append: this.flags.append };
+  }
+
+  #explicit(position: number | null): number | null {
+    return position === null || position === -1 ? null : checkSize(position, 'position');
+  }
+
+  /** Where the request starts: its position, the handle's, or the end of file when appending. */
+  startOf(r: IORequest): number {
+    return r.append ? this.fs.inode(this.ino).size : r.position ?? this.#position;
+  }
+
+  /** Moves the handle's position past `n` bytes done at `at`, when the request used it. */
+  advance(r: IORequest, at: number, n: number): void {
+    if (r.position === null || r.append) this.#position = at + n;
   }
 
   truncate(length = 0): void {

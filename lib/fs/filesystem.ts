@@ -5,7 +5,7 @@
 // threads) share it: state lives on the device, and every operation runs under the
 // device's process-wide locks (lib/fs/locking), taken at the top of each method.
 import { BlockDevice } from '../block';
-import { ConvertUnwritten, DaxInode, GetBlock } from '../dax';
+import { ConvertUnwritten, daxIOAsync, DaxInode, GetBlock } from '../dax';
 import { DaxError } from '../errors';
 import { FileMapping, MappingRegistry } from '../mm';
 import { platform } from '../platform';
@@ -24,6 +24,7 @@ import { BLOCK_SIZE, Layout } from './layout';
 import { DeviceLocks } from './locking';
 import { metaIO, MetaIO } from './metaio';
 import { MountOptions, parseMountOptions, Profile } from './mount';
+import { FsPromises } from './promises';
 import { Stats } from './stats';
 import { DirectoryBlocks, journalArea } from './storage';
 import { readSuperblock } from './superblock';
@@ -69,6 +70,7 @@ export class Filesystem {
   // mtime and ctime as writeAt stores them in place (two little-endian f64).
   readonly #timesBytes = new Uint8Array(16);
   readonly #times = new DataView(this.#timesBytes.buffer);
+  #promises: FsPromises | undefined;
 
   private constructor(device: BlockDevice, o: Required<MountOptions>, claim: DeviceClaim) {
     this.device = device;
@@ -430,6 +432,11 @@ export class Filesystem {
   /** Sets the size: blocks past the new end are freed (also preallocated ones when the size
    *  does not change, as on Linux), the rest of the last page zeroed. */
   truncateIno(ino: number, length: number): void {
+    // A promise read or write may be copying to or from this file's blocks off the main
+    // thread: freeing them now could hand them to another file mid-copy.
+    if (this.#promises?.copying(ino)) {
+      throw new DaxError('EBUSY', `inode ${ino} has promise reads or writes in flight; await them before truncating`, { errno: -16, syscall: 'ftruncate' });
+    }
     using _file = this.#locks.inode(ino, true);   // no read or write copies meanwhile
     using _meta = this.#locks.metadata(true);
     const tx = this.#journal.begin();
@@ -534,6 +541,43 @@ export class Filesystem {
     using _file = this.#lockForWrite(ino, position + buffer.byteLength);
     const inode = this.inode(ino);
     const n = this.#data.write(this.#daxInode(inode), buffer, position, this.#ioGetBlock(inode), direct, this.#convert(ino));
+    return this.#wrote(ino, inode, position, n);
+  }
+
+  /**
+   * readAt with the copy off the main thread when it is large (the caller holds the file's
+   * in-process promise lock). The blocks are resolved under the file's native lock; on a
+   * mount without dax the page cache does the work on the main thread.
+   */
+  async readAtAsync(ino: number, buffer: Uint8Array, position: number): Promise<number> {
+    if (!this.dax) return this.readAt(ino, buffer, position);
+    let copy: Promise<number>;
+    {
+      using _file = this.#locks.inode(ino, false);
+      const inode = this.inode(ino);
+      copy = daxIOAsync('read', this.#daxInode(inode), position, buffer, this.#ioGetBlock(inode));
+    }
+    return copy;
+  }
+
+  /** writeAt with the copy off the main thread when it is large (see readAtAsync). */
+  async writeAtAsync(ino: number, buffer: Uint8Array, position: number): Promise<number> {
+    if (!this.dax) return this.writeAt(ino, buffer, position);
+    let copy: Promise<number>;
+    let inode: Inode;
+    {
+      using _file = this.#lockForWrite(ino, position + buffer.byteLength);
+      inode = this.inode(ino);
+      copy = daxIOAsync('write', this.#daxInode(inode), position, buffer, this.#ioGetBlock(inode), this.#convert(ino));
+    }
+    const n = await copy;
+    this.#live('write');   // unmount() refuses while promises are in flight; this is the backstop
+    using _file = this.#lockForWrite(ino, position + n);
+    return this.#wrote(ino, inode, position, n);
+  }
+
+  /** After `n` bytes were written at `position`: stale zero-page views, the size and times. */
+  #wrote(ino: number, inode: Inode, position: number, n: number): number {
     this.#mappings.wrote(ino, position, n);   // zero-page views of filled holes are stale
     const now = Date.now();
     if (position + n > inode.size) {
@@ -650,9 +694,18 @@ export class Filesystem {
     this.#io.barrier();
   }
 
-  /** Closes every handle; later use of the filesystem or its handles gives EBADF. */
+  /** The same operations returning Promises, as node:fs/promises (lib/fs/promises.ts). */
+  get promises(): FsPromises {
+    return this.#promises ??= new FsPromises(this);
+  }
+
+  /** Closes every handle; later use of the filesystem or its handles gives EBADF. EBUSY
+   *  while promise operations are in flight: await them, or use promises.unmount(). */
   unmount(): void {
     if (!this.#mounted) return;
+    if (this.#promises?.pending) {
+      throw new DaxError('EBUSY', `${this.#promises.pending} promise operations are in flight; await them or use promises.unmount()`, { errno: -16, syscall: 'umount' });
+    }
     this.#mappings.unmapAll();
     for (const h of [...this.#handles]) h.close();
     this.#data.sync();

@@ -182,6 +182,24 @@ class NativePmemMapping implements PmemMapping {
     this.#closed = true;
     this.#handle.close();
   }
+
+  /** Internal (see asyncCopier): the native copy off the main thread. */
+  copyAsync(write: boolean, buffer: ArrayBufferView, segments: Float64Array): Promise<void> {
+    return native.copyAsync(this.#handle, write, buffer, segments);
+  }
+}
+
+/**
+ * Internal, not public API: copies a list of (mappingOffset, bufferOffset, length) triples
+ * between `mapping` and `buffer` on a libuv thread. Writes are as durable when the promise
+ * resolves as copy() with drain. Undefined for a mapping that is not ours directly (a
+ * wrapper such as the tests' crash simulator must see every store, so it gets the sync path).
+ */
+export type AsyncCopy = (write: boolean, buffer: ArrayBufferView, segments: Float64Array) => Promise<void>;
+
+export function asyncCopier(mapping: PmemMapping): AsyncCopy | undefined {
+  if (!(mapping instanceof NativePmemMapping)) return undefined;
+  return (write, buffer, segments) => mapping.copyAsync(write, buffer, segments);
 }
 
 /** Maps a device-DAX node, a file on a DAX filesystem (MAP_SYNC), or a plain file. */

@@ -8,6 +8,7 @@
 #include "../core/persist.h"
 #include "../core/sysfs.h"
 #include "addon.h"
+#include "async_copy.h"
 #include "errors.h"
 #include "lock.h"
 #include "mapping.h"
@@ -90,6 +91,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"mapAnonymous", nullptr, map_anonymous_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"revokeView", nullptr, revoke_view_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"zeroPageView", nullptr, zero_page_view_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"copyAsync", nullptr, copy_async_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   add_lock_functions(env, exports);

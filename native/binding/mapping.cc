@@ -18,6 +18,9 @@ static std::set<MappingState *> g_live;
 
 void ref(MappingState *s) { s->refs.fetch_add(1); }
 
+// Marks mapping handles, so a foreign object passed to copyAsync is refused, not cast.
+static const napi_type_tag kHandleTag = {0x6461786673u, 0x6d617070696e67u};
+
 void unref(MappingState *s) {
   if (s->refs.fetch_sub(1) != 1) return;
   {
@@ -203,24 +206,17 @@ static bool overlaps(const void *a, size_t alen, const void *b, size_t blen) {
   return x < y + blen && y < x + alen;
 }
 
-// What copy() and fill() do after the stores (the JS side passes one of these).
-enum StoreMode { kStorePlain = 0, kStorePersist = 1, kStoreNoDrain = 2 };
-
-// Writes [dst, dst+len) from src (or fills it with value when src is null): plain stores,
-// durable on return, or flushed and waiting for one drain() after a batch.
-static void store(napi_env env, MappingState *s, uint64_t off, const void *src, int value, size_t len,
-                  int32_t mode) {
+int store_bytes(MappingState *s, uint64_t off, const void *src, int value, size_t len, int32_t mode) {
   char *dst = at(s, off);
   const PersistOps &ops = persist_ops();
   if (mode == kStorePlain) {
     if (src) std::memmove(dst, src, len); else std::memset(dst, value, len);
-    return;
+    return 0;
   }
   switch (s->mode) {
     case PersistMode::Msync:
       if (src) std::memmove(dst, src, len); else std::memset(dst, value, len);
-      if (int err = sync_pages(s->map, off, len)) throw_sys(env, err, "msync", "", "msync failed");
-      return;
+      return sync_pages(s->map, off, len);
     case PersistMode::FlushFence:
     case PersistMode::FenceOnly:
     case PersistMode::CpuOnly:
@@ -233,8 +229,16 @@ static void store(napi_env env, MappingState *s, uint64_t off, const void *src, 
         ops.fillNoDrain(dst, value, len);
       }
       if (mode == kStorePersist) s->fence();
-      return;
+      return 0;
   }
+  return 0;
+}
+
+// store_bytes on the main thread: plain stores, durable on return, or flushed and waiting
+// for one drain() after a batch.
+static void store(napi_env env, MappingState *s, uint64_t off, const void *src, int value, size_t len,
+                  int32_t mode) {
+  if (int err = store_bytes(s, off, src, value, len, mode)) throw_sys(env, err, "msync", "", "msync failed");
 }
 
 static bool get_store_mode(napi_env env, napi_value v, int32_t &mode) {
@@ -251,7 +255,7 @@ static bool get_store_mode(napi_env env, napi_value v, int32_t &mode) {
   return true;
 }
 
-static bool get_bytes(napi_env env, napi_value v, const void *&ptr, size_t &len) {
+bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, size_t &len) {
   bool is;
   napi_typedarray_type type;
   size_t count;
@@ -275,8 +279,15 @@ static bool get_bytes(napi_env env, napi_value v, const void *&ptr, size_t &len)
     ptr = p;
     return true;
   }
-  throw_type(env, "The \"source\" argument must be a Buffer, TypedArray or DataView");
+  throw_type(env, std::string("The \"") + what + "\" argument must be a Buffer, TypedArray or DataView");
   return false;
+}
+
+static bool get_bytes(napi_env env, napi_value v, const void *&ptr, size_t &len) {
+  void *p;
+  if (!get_bytes_arg(env, v, "source", p, len)) return false;
+  ptr = p;
+  return true;
 }
 
 static napi_value copy_common(napi_env env, MappingState *s, uint64_t off, const void *src, size_t len, napi_value vmode);
@@ -476,6 +487,8 @@ static napi_value make_handle(napi_env env, const Mapping &m) {
   napi_create_object(env, &obj);
   ref(s);
   napi_add_finalizer(env, obj, s, finalize_handle, nullptr, nullptr);
+  napi_type_tag_object(env, obj, &kHandleTag);
+  napi_wrap(env, obj, s, nullptr, nullptr, nullptr);   // no finalizer: finalize_handle owns the ref
   napi_create_double(env, static_cast<double>(m.size), &v);
   set(env, obj, "size", v);
   static const char *kinds[] = {"devdax", "fsdax", "file", "anonymous"};
@@ -518,6 +531,20 @@ static napi_value make_handle(napi_env env, const Mapping &m) {
   add_function(env, obj, "close", close_fn, s);
   add_function(env, obj, "pageView", page_view_fn, s);
   return obj;
+}
+
+void retain_mapping(MappingState *s) { ref(s); }
+void release_mapping(MappingState *s) { unref(s); }
+
+MappingState *mapping_of_handle(napi_env env, napi_value handle) {
+  bool tagged = false;
+  void *s = nullptr;
+  if (napi_check_object_type_tag(env, handle, &kHandleTag, &tagged) != napi_ok || !tagged ||
+      napi_unwrap(env, handle, &s) != napi_ok || !s) {
+    throw_type(env, "The \"mapping\" argument must be a mapping handle (from mapFile or mapAnonymous)");
+    return nullptr;
+  }
+  return static_cast<MappingState *>(s);
 }
 
 // 1: present, 0: absent or undefined, -1: reading it threw (the exception stays pending).

@@ -47,6 +47,20 @@ struct MappingState {
 
 void ref(MappingState *s);
 void unref(MappingState *s);
+// What copy() and fill() do after the stores (the JS side passes one of these).
+enum StoreMode { kStorePlain = 0, kStorePersist = 1, kStoreNoDrain = 2 };
+
+// For the asynchronous copy (async_copy.cc), which keeps a state alive off the main thread.
+void retain_mapping(MappingState *s);
+void release_mapping(MappingState *s);   // main thread only: the last one unmaps
+// The state behind a mapping handle made by mapFile/mapAnonymous; null (and a TypeError
+// thrown) for any other value.
+MappingState *mapping_of_handle(napi_env env, napi_value handle);
+// Writes [off, off+len) from src (or fills it with value when src is null) in a store
+// mode. Touches no JS: also safe on a libuv thread. Returns 0 or the errno of msync.
+int store_bytes(MappingState *s, uint64_t off, const void *src, int value, size_t len, int32_t mode);
+// The bytes of a TypedArray or DataView, or a TypeError naming `what`.
+bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, size_t &len);
 
 napi_value map_file_binding(napi_env env, napi_callback_info info);
 napi_value map_anonymous_binding(napi_env env, napi_callback_info info);

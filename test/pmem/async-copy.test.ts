@@ -1,0 +1,154 @@
+// The native asynchronous copy (native/binding/async_copy.cc) behind the promises API:
+// results, argument checks before anything is queued, and closing a mapping mid-copy.
+import * as path from 'node:path';
+import { mapAnonymous, mapFile } from '../../lib/pmem';
+import { asyncCopier } from '../../lib/pmem/mapping';
+import { native } from '../../lib/native';
+import { lastJson, runChildAsync } from '../helpers/child';
+import { makeTempDir, pattern, readAt, useTempDirs } from '../helpers/tmp';
+
+useTempDirs();
+const MiB = 1024 * 1024;
+
+async function codeOf(p: () => Promise<unknown>): Promise<string | undefined> {
+  try { await p(); } catch (e) { return (e as { code?: string }).code; }
+  return undefined;
+}
+
+describe('copyAsync', () => {
+  test('a segmented write lands where the synchronous copy puts it, and a read brings it back', async () => {
+    const a = mapAnonymous(4 * MiB);
+    const b = mapAnonymous(4 * MiB);
+    const src = pattern(3 * MiB, 5);
+    const segs = Float64Array.of(4096, 0, MiB, 2 * MiB + 17, MiB, MiB);
+    await asyncCopier(a)!(true, src, segs);
+    b.copy(4096, src.subarray(0, MiB));
+    b.copy(2 * MiB + 17, src.subarray(MiB, 2 * MiB));
+    expect(a.view(0, 4 * MiB).equals(b.view(0, 4 * MiB))).toBe(true);
+    const back = Buffer.alloc(3 * MiB);
+    await asyncCopier(a)!(false, back, segs);
+    expect(back.subarray(0, 2 * MiB).equals(src.subarray(0, 2 * MiB))).toBe(true);
+    a.close();
+    b.close();
+  });
+
+  test('a write to a file mapping reaches the file when the promise resolves (msync path)', async () => {
+    const file = path.join(makeTempDir('daxfs-acopy-'), 'f');
+    const m = mapFile(file, { create: true, size: 2 * MiB });
+    const src = pattern(MiB, 9);
+    await asyncCopier(m)!(true, src, Float64Array.of(MiB, 0, MiB));
+    expect(readAt(file, MiB, MiB).equals(src)).toBe(true);
+    m.close();
+  });
+
+  test('the main thread runs other callbacks while a large copy is in flight', async () => {
+    const m = mapAnonymous(64 * MiB);
+    const src = Buffer.alloc(64 * MiB, 3);
+    const order: string[] = [];
+    const copy = asyncCopier(m)!(true, src, Float64Array.of(0, 0, 64 * MiB)).then(() => order.push('copy'));
+    setImmediate(() => order.push('immediate'));
+    await copy;
+    expect(order[0]).toBe('immediate');
+    m.close();
+  });
+
+  test('bad arguments throw before anything is queued, with the codes of the sync calls', async () => {
+    const m = mapAnonymous(MiB);
+    const copy = asyncCopier(m)!;
+    const buf = Buffer.alloc(4096);
+    const t = (fn: () => unknown) => { try { fn(); } catch (e) { return (e as { code?: string }).code; } return undefined; };
+    expect(t(() => copy(true, buf, Float64Array.of(MiB - 10, 0, 100)))).toBe('ERR_OUT_OF_RANGE');      // past the mapping
+    expect(t(() => copy(true, buf, Float64Array.of(0, 4000, 100)))).toBe('ERR_OUT_OF_RANGE');          // past the buffer
+    expect(t(() => copy(true, buf, Float64Array.of(0, 0, -1)))).toBe('ERR_OUT_OF_RANGE');
+    expect(t(() => copy(true, buf, Float64Array.of(0.5, 0, 1)))).toBe('ERR_OUT_OF_RANGE');
+    expect(t(() => copy(true, buf, Float64Array.of(0, 0)))).toBe('ERR_INVALID_ARG_VALUE');             // not whole triples
+    expect(t(() => copy(true, buf, [0, 0, 1] as unknown as Float64Array))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(t(() => copy(true, 'x' as unknown as Buffer, Float64Array.of(0, 0, 1)))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(t(() => copy(1 as unknown as boolean, buf, Float64Array.of(0, 0, 1)))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(t(() => native.copyAsync({} as never, true, buf, Float64Array.of(0, 0, 1)))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(t(() => (native.copyAsync as (...a: unknown[]) => unknown)())).toBe('ERR_INVALID_ARG_TYPE');
+    m.close();
+    expect(t(() => copy(true, buf, Float64Array.of(0, 0, 1)))).toBe('EBADF');
+    expect(await codeOf(async () => copy(true, buf, Float64Array.of(0, 0, 1)))).toBe('EBADF');
+  });
+
+  test('only our own mappings copy asynchronously: a wrapper gets the sync path (it must see every store)', () => {
+    const m = mapAnonymous(MiB);
+    expect(asyncCopier({ ...m } as never)).toBeUndefined();
+    expect(asyncCopier(m)).toBeDefined();
+    m.close();
+  });
+});
+
+describe('closing the mapping during an async copy (child process)', () => {
+  test('the copy rejects with EBADF, the process does not crash, and bytes outside the target are untouched', async () => {
+    const file = path.join(makeTempDir('daxfs-acopy-close-'), 'f');
+    const r = await runChildAsync(`
+      const { asyncCopier } = require(path.join(process.cwd(), 'dist/pmem/mapping.js'));
+      (async () => {
+        const MiB = 1 << 20;
+        const results = [];
+        for (let round = 0; round < 4; round++) {
+          const m = daxfs.mapFile(process.env.F, { create: true, size: 80 * MiB });
+          m.fill(0, 0x55, MiB);                              // a guard region the copies never target
+          m.fill(79 * MiB, 0x55, MiB);
+          const big = Buffer.alloc(64 * MiB, 0xab);
+          const settle = (p) => p.then(() => 'resolved', (e) => e.code);
+          const w = settle(asyncCopier(m)(true, big, Float64Array.of(8 * MiB, 0, 64 * MiB)));
+          const rd = settle(asyncCopier(m)(false, Buffer.alloc(64 * MiB), Float64Array.of(8 * MiB, 0, 64 * MiB)));
+          m.close();
+          results.push([await w, await rd]);
+          global.gc();
+        }
+        const fd = fs.openSync(process.env.F, 'r');
+        const head = Buffer.alloc(MiB), tail = Buffer.alloc(MiB);
+        fs.readSync(fd, head, 0, MiB, 0); fs.readSync(fd, tail, 0, MiB, 79 * MiB);
+        out({ results, guards: head.every((b) => b === 0x55) && tail.every((b) => b === 0x55) });
+      })();
+    `, { F: file }, { nodeArgs: ['--expose-gc'], timeout: 60000 });
+    expect({ signal: r.signal, status: r.status, stderr: r.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
+    const res = lastJson(r);
+    expect(res.results).toEqual(Array(4).fill(['EBADF', 'EBADF']));
+    expect(res.guards).toBe(true);
+  }, 90000);
+
+  test('a mapping dropped (never closed) while its copy runs is kept alive until the copy completes', async () => {
+    const r = await runChildAsync(`
+      const { asyncCopier } = require(path.join(process.cwd(), 'dist/pmem/mapping.js'));
+      (async () => {
+        const results = [];
+        for (let i = 0; i < 4; i++) {
+          const back = Buffer.alloc(32 << 20);
+          const p = (() => {
+            const m = daxfs.mapAnonymous(32 << 20);
+            m.fill(0, 7, 32 << 20);
+            return asyncCopier(m)(false, back, Float64Array.of(0, 0, 32 << 20));
+          })();
+          global.gc();
+          results.push(await p.then(() => back.every((b) => b === 7), (e) => e.code));
+        }
+        out({ results });
+      })();
+    `, {}, { nodeArgs: ['--expose-gc'], timeout: 60000 });
+    expect({ signal: r.signal, status: r.status, stderr: r.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
+    expect(lastJson(r).results).toEqual([true, true, true, true]);
+  }, 90000);
+
+  test('a worker that exits with copies in flight does not crash the process', async () => {
+    const r = await runChildAsync(`
+      const { Worker } = require('node:worker_threads');
+      const code = \`
+        const daxfs = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'index.js'))});
+        const { asyncCopier } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'pmem', 'mapping.js'))});
+        const m = daxfs.mapAnonymous(64 << 20);
+        for (let i = 0; i < 4; i++) asyncCopier(m)(true, Buffer.alloc(64 << 20, i), Float64Array.of(0, 0, 64 << 20)).catch(() => {});
+        process.exit(0);
+      \`;
+      const w = new Worker(code, { eval: true });
+      w.on('exit', (c) => out({ exit: c }));
+    `, {}, { timeout: 60000 });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(lastJson(r)).toEqual({ exit: 0 });
+  }, 90000);
+});
