@@ -487,6 +487,7 @@ export class Filesystem {
       ino, profile: this.profile,
       inode: () => this.#daxInode(this.inode(ino)),
       getBlock: this.getBlock(ino),
+      convert: this.#convert(ino),   // a write fault into an allocate()d block makes it written
       touch: () => this.#touch(ino),
       forget: (m) => this.#mappings.remove(ino, m),
     }, offset, length, { ...options, readOnly: this.readOnly });

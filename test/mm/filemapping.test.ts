@@ -234,3 +234,16 @@ test('pinUserPages and registerMemoryRegion: EFAULT for DAX views under linux-4.
   g.write(Buffer.alloc(P, 1));
   expect(codeOf(() => registerMemoryRegion(g.mmap(0, P).page(0)).deregister())).toBeUndefined();
 });
+
+test('a write fault into an allocate()d (unwritten) block converts it: stores through the view read() back', () => {
+  const h = fs.open('/f', 'w+');
+  h.allocate(0, 2 * P);
+  const m = h.mmap(0, 2 * P, { write: true });
+  const v = m.page(1, 'write');
+  expect(v.every((b) => b === 0)).toBe(true);
+  v[7] = 42;
+  const out = Buffer.alloc(1);
+  h.read(out, 0, 1, P + 7);
+  expect(out[0]).toBe(42);
+  expect(fs.readFile('/f')[7]).toBe(0);   // the neighbour stays unwritten, reading zeros
+});
