@@ -20,6 +20,7 @@ import { metaIO, MetaIO } from './metaio';
 import { MountOptions, parseMountOptions, Profile } from './mount';
 import { Stats } from './stats';
 import { DirectoryBlocks, journalArea } from './storage';
+import { sendfile, splice } from './splice';
 import { readSuperblock } from './superblock';
 
 /** An error as node:fs words it: "ENOENT: no such file or directory, open '/x'". */
@@ -493,6 +494,18 @@ export class Filesystem {
     }, offset, length, { ...options, readOnly: this.readOnly });
     this.#mappings.add(ino, mapping);
     return mapping;
+  }
+
+  /** sendfile(2): `count` bytes of `input` from `position` to `out` at its position (lib/fs/splice.ts). */
+  sendfile(out: FileHandle, input: FileHandle, position: number, count: number): number {
+    this.#live('sendfile');
+    return sendfile({ dax: this.dax, profile: this.profile, owns: (h) => this.#handles.has(h) }, out, input, position, count);
+  }
+
+  /** splice(2) of `input` from `position` into `target` (lib/fs/splice.ts). */
+  splice(input: FileHandle, position: number, target: Uint8Array, count: number): number {
+    this.#live('splice');
+    return splice({ dax: this.dax, profile: this.profile, owns: (h) => this.#handles.has(h) }, input, position, target, count);
   }
 
   readFile(path: string): Buffer {
