@@ -436,15 +436,15 @@ export class Filesystem {
   }
 
   /**
-   * getBlock for one read or write whose inode was just read: mapped blocks are answered
-   * from that inode (no second read and checksum of it per call), holes and allocation go
-   * to getBlock(ino), which reads the inode again inside its transaction.
+   * getBlock for one read, write or fault whose inode was just read: lookups are answered
+   * from that inode (no second read and checksum of it per call), allocation goes to
+   * getBlock(ino), which reads the inode again inside its transaction.
    */
   #ioGetBlock(inode: Inode): GetBlock {
     let slow: GetBlock | undefined;
     return (dax, block, count, create) => {
       const l = lookup(inode.extents, block, count);
-      if (l.mapped) return { mapped: true, block: l.deviceBlock, count: l.count, new: false, unwritten: l.unwritten };
+      if (l.mapped || !create) return { mapped: l.mapped, block: l.deviceBlock, count: l.count, new: false, unwritten: l.unwritten };
       return (slow ??= this.getBlock(inode.ino))(dax, block, count, create);
     };
   }
@@ -486,7 +486,11 @@ export class Filesystem {
     this.#live('mmap');
     const mapping: FileMapping = new FileMapping({
       ino, profile: this.profile,
-      inode: () => this.#daxInode(this.inode(ino)),
+      snapshot: () => {
+        const inode = this.inode(ino);
+        return { inode: this.#daxInode(inode), getBlock: this.#ioGetBlock(inode) };
+      },
+      device: this.device,
       getBlock: this.getBlock(ino),
       convert: this.#convert(ino),   // a write fault into an allocate()d block makes it written
       touch: () => this.#touch(ino),

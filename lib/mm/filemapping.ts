@@ -1,6 +1,7 @@
 // FileMapping: a VMA over part of a file on a DAX mount. JavaScript cannot trap a store,
 // so a fault is an explicit page(i, access) call; what it maps follows the kernel's DAX
 // rules (lib/dax/fault.ts), and views are revoked where the kernel would unmap PTEs.
+import type { BlockDevice } from '../block';
 import { ConvertUnwritten, daxFault, daxIO, DaxInode, FaultAccess, GetBlock, PAGE_SIZE } from '../dax';
 import { DaxError, argError } from '../errors';
 import { revokePageView, zeroPageView } from '../pmem/mapping';
@@ -14,9 +15,12 @@ const PAGES_PER_HUGE = HUGE_SIZE / PAGE_SIZE;
 export interface MappedFile {
   readonly ino: number;
   readonly profile: Profile;
-  /** The inode as it is now (size included). */
-  inode(): DaxInode;
+  /** The inode as it is now and a getBlock that answers lookups from that same read, so a
+   *  fault reads and checks the inode once (allocation still goes to the filesystem). */
+  snapshot(): { inode: DaxInode; getBlock: GetBlock };
   readonly getBlock: GetBlock;
+  /** Where the file's blocks live (fixed for the mount's lifetime). */
+  readonly device: BlockDevice;
   readonly convert?: ConvertUnwritten;
   /** A write fault changes the file: mtime and ctime. */
   touch(): void;
@@ -107,16 +111,16 @@ export class FileMapping {
   #fault(index: number, access: FaultAccess): MappedPage {
     this.#stats.faults++;
     const file = this.#file;
-    const inode = file.inode();
+    const { inode, getBlock } = file.snapshot();
     const filePage = this.#firstPage + index;
     if (access === 'write' && this.#o.private) {
       // Copy on write: the page's current contents in anonymous memory; the file never changes.
-      daxFault(inode, filePage, 'read', file.getBlock);   // SIGBUS past EOF, as any fault
+      daxFault(inode, filePage, 'read', getBlock);   // SIGBUS past EOF, as any fault
       const copy = Buffer.alloc(PAGE_SIZE);
-      daxIO('read', inode, filePage * PAGE_SIZE, copy, file.getBlock);
+      daxIO('read', inode, filePage * PAGE_SIZE, copy, getBlock);
       return { buffer: copy, kind: 'copy', deviceBlock: -1 };
     }
-    const r = daxFault(inode, filePage, access, file.getBlock, file.convert);
+    const r = daxFault(inode, filePage, access, getBlock, file.convert);
     if (r.zero) {
       this.#stats.zeroPageMaps++;
       return { buffer: this.#wrap(zeroPageView()), kind: 'zero', deviceBlock: -1 };
@@ -130,7 +134,7 @@ export class FileMapping {
   }
 
   #deviceView(deviceBlock: number, count: number, readOnly: boolean): ArrayBuffer {
-    const ops = this.#file.inode().device.dax;
+    const ops = this.#file.device.dax;
     if (!ops?.pageView) throw new DaxError('EOPNOTSUPP', 'this device cannot hand out page views', { errno: -95, syscall: 'mmap' });
     return ops.pageView(deviceBlock * PAGE_SIZE, count * PAGE_SIZE, readOnly);
   }
@@ -199,7 +203,7 @@ export class FileMapping {
   /** msync: makes the stores through writable views durable. */
   sync(): void {
     this.#live();
-    const device = this.#file.inode().device;
+    const device = this.#file.device;
     for (const p of this.#pages.values()) {
       if (p.kind === 'shared' && p.buffer.length) device.persist(p.deviceBlock * PAGE_SIZE, PAGE_SIZE);
     }
