@@ -494,6 +494,7 @@ export class Filesystem {
       getBlock: this.getBlock(ino),
       convert: this.#convert(ino),   // a write fault into an allocate()d block makes it written
       touch: () => this.#touch(ino),
+      filled: (page, count) => this.#mappings.wrote(ino, page * BLOCK_SIZE, count * BLOCK_SIZE),
       forget: (m) => this.#mappings.remove(ino, m),
     }, offset, length, { ...options, readOnly: this.readOnly });
     this.#mappings.add(ino, mapping);

@@ -10,6 +10,8 @@ import { markDaxView, Profile } from './gup';
 
 export const HUGE_SIZE = 2 * 1024 * 1024;
 const PAGES_PER_HUGE = HUGE_SIZE / PAGE_SIZE;
+/** Blocks a sequential write fault allocates at once (one transaction instead of 16). */
+const WRITE_AROUND = 16;
 
 /** What a filesystem hands a mapping of one of its files (lib/mm knows no on-media format). */
 export interface MappedFile {
@@ -24,6 +26,9 @@ export interface MappedFile {
   readonly convert?: ConvertUnwritten;
   /** A write fault changes the file: mtime and ctime. */
   touch(): void;
+  /** A write fault gave file pages [page, page+count) blocks: zero-page views of them, in
+   *  every mapping of the file, are stale (the kernel unmaps them on a hole fill). */
+  filled(page: number, count: number): void;
   /** Called by unmap(), so the filesystem forgets the mapping. */
   forget(mapping: FileMapping): void;
 }
@@ -120,12 +125,19 @@ export class FileMapping {
       daxIO('read', inode, filePage * PAGE_SIZE, copy, getBlock);
       return { buffer: copy, kind: 'copy', deviceBlock: -1 };
     }
-    const r = daxFault(inode, filePage, access, getBlock, file.convert);
+    // Fault-around for writes: right after a write fault of the page before (a sequential
+    // pattern) allocate a cluster, so the next faults find blocks; a lone fault takes one
+    // block, as the kernel's DAX fault does.
+    const around = access === 'write' && this.#pages.get(index - 1)?.kind === 'shared' ? WRITE_AROUND : 1;
+    const r = daxFault(inode, filePage, access, getBlock, file.convert, around);
     if (r.zero) {
       this.#stats.zeroPageMaps++;
       return { buffer: this.#wrap(zeroPageView()), kind: 'zero', deviceBlock: -1 };
     }
-    if (r.allocated) this.#stats.majorFaults++;
+    if (r.allocated) {
+      this.#stats.majorFaults++;
+      file.filled(filePage, r.count);
+    }
     if (access === 'write') file.touch();
     // A read fault of a shared writable mapping maps the block writable: a store cannot be
     // trapped for mkwrite, so it reaches the file as it would after the kernel's mkwrite.
@@ -238,10 +250,17 @@ export class FileMapping {
   revoke(fromPage: number, toPage: number, zeroOnly = false): void {
     const from = Math.max(0, fromPage - this.#firstPage);
     const to = toPage - this.#firstPage;
-    for (const [index, p] of [...this.#pages]) {
-      if (index < from || index >= to) continue;
-      if (zeroOnly && p.kind !== 'zero') continue;
-      this.#revokePage(index);
+    const drop = (index: number, p: MappedPage): void => {
+      if (!zeroOnly || p.kind === 'zero') this.#revokePage(index);
+    };
+    if (to - from < this.#pages.size) {
+      // A short range (a write, a fault's fill): look up its pages, not every mapped one.
+      for (let index = from; index < to; index++) {
+        const p = this.#pages.get(index);
+        if (p) drop(index, p);
+      }
+    } else {
+      for (const [index, p] of [...this.#pages]) if (index >= from && index < to) drop(index, p);
     }
     if (!zeroOnly) {
       for (const r of [...this.#ranges]) {
