@@ -5,7 +5,8 @@
 //   node bench/run.js --quick    short run (a few seconds), for smoke tests
 //   options: --file PATH (the file both sides map, at least 68 MiB, overwritten; default: a
 //            fresh one in /dev/shm, removed at the end), --no-peer,
-//            --json (print the JSON instead of the table), --rounds N
+//            --json (print the JSON instead of the table), --rounds N, --no-fs (no filesystem
+//            or file-mapping cases), --no-mm (no file-mapping cases)
 //
 // Both sides map the same file, fault in every page before timing, warm up, and report the
 // median ns/op over many short repetitions. On a machine without pmem the file lives on
@@ -15,6 +16,7 @@
 
 const { spawnSync, execFileSync } = require('child_process');
 const { runFsCases } = require('./fs');
+const { runMmCases } = require('./mm');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -145,7 +147,7 @@ function fsTypeName(hex) {
     '0x6969': 'nfs', '0x1021994': 'tmpfs' }[hex] || hex;
 }
 
-function runOurs(file, quick, noFs) {
+function runOurs(file, quick, noFs, noMm) {
   if (process.env.DAXFS_FORCE_PMEM !== '1') throw new Error('the child must run with DAXFS_FORCE_PMEM=1');
   const daxfs = require(path.join(ROOT, 'dist', 'index.js'));
   const opts = { quick };
@@ -252,8 +254,16 @@ function runOurs(file, quick, noFs) {
       record: (kase, bytes, r) => results.push({ case: kase, bytes, ns: r.ns, wall_ns: r.wallNs, iterations: r.iterations, reps: r.reps, wall_reps: r.wallReps }),
     });
   }
+  // The file-mapping cases (bench/mm.js): page faults vs one fs.readSync, in the same place.
+  let mmCases = null;
+  if (!noFs && !noMm) {
+    mmCases = runMmCases({
+      ROOT, quick, measureInterleaved, imageDir: path.dirname(file),
+      record: (kase, bytes, r) => results.push({ case: kase, bytes, ns: r.ns, wall_ns: r.wallNs, iterations: r.iterations, reps: r.reps, wall_reps: r.wallReps }),
+    });
+  }
   const platform = typeof daxfs.platform === 'function' ? daxfs.platform() : null;
-  return { side: 'daxfs', platform, fsync: fsInfo, fs: fsCases, results };
+  return { side: 'daxfs', platform, fsync: fsInfo, fs: fsCases, mm: mmCases, results };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -293,10 +303,11 @@ function runPeer(file, quick) {
   return JSON.parse(r.stdout);
 }
 
-function runOursChild(file, quick, noFs) {
+function runOursChild(file, quick, noFs, noMm) {
   const args = [__filename, '--child-ours', file];
   if (quick) args.push('--quick');
   if (noFs) args.push('--no-fs');
+  if (noMm) args.push('--no-mm');
   const r = spawnSync(process.execPath, args, {
     encoding: 'utf8', env: { ...process.env, DAXFS_FORCE_PMEM: '1' }, maxBuffer: 16 * MiB,
   });
@@ -351,7 +362,7 @@ function pool(rounds) {
 // One table row per comparison. Figures are by the CPU clock (the cost of the code path,
 // steady even when other processes share the cores), except the fdatasync row, which waits
 // on a disk and is compared by the wall clock. The wall-clock ratio is kept for every row.
-function buildRows(ours, peer, fsLabel) {
+function buildRows(ours, peer, fsLabel, mmLabel) {
   const o = (c, b) => ours.get(`${c}|${b}`);
   const p = (c, b) => (peer ? peer.get(`${c}|${b}`) : undefined);
   const rows = [];
@@ -410,6 +421,14 @@ function buildRows(ours, peer, fsLabel) {
     'node:fs on tmpfs, per file');
   row(`mount 1 TiB vs 1 GiB${lab}`, 0, o('mount 1 TiB', 0), o('mount 1 GiB', 0), 'mount of 1 GiB',
     { maxRatio: 1.5, target: 'time <= 1.5x' });
+  // File mappings (bench/mm.js): a fault per page against one 4 KiB read from the page cache.
+  const mlab = mmLabel ? ` [${mmLabel}]` : '';
+  row(`mm read fault${mlab}`, 4096, o('mm read fault', 4096), o('mm node read (page cache)', 4096),
+    'fs.readSync 4 KiB (page cache)', { maxRatio: 1.0, target: 'time <= 1.0x' });
+  row(`mm write fault, hole${mlab}`, 4096, o('mm write fault (hole)', 4096), o('mm node read (page cache)', 4096),
+    'fs.readSync 4 KiB (page cache)', { maxRatio: 3.0, target: 'time <= 3.0x' });
+  row(`mm page() again${mlab}`, 4096, o('mm page() again', 4096), o('mm PmemMapping.view', 4096),
+    'PmemMapping.view 4 KiB', { maxRatio: 1.5, target: 'time <= 1.5x' });
   row('durable 4 KiB record', RECORD, o('record copy()', RECORD), o('record write+fdatasync', RECORD),
     'fs.writeSync+fdatasyncSync', { clock: 'wall' });
   return rows;
@@ -439,6 +458,7 @@ function main() {
   const asJson = argv.includes('--json');
   const noPeer = argv.includes('--no-peer');
   const noFs = argv.includes('--no-fs');
+  const noMm = argv.includes('--no-mm');
   const fileArg = argv.indexOf('--file');
   const roundsArg = argv.indexOf('--rounds');
   const rounds = roundsArg >= 0 ? Math.max(1, parseInt(argv[roundsArg + 1], 10) || 1) : quick ? 1 : 3;
@@ -479,7 +499,7 @@ function main() {
           console.error(`bench: ${peerState.why}`);
         }
       }
-      oursRounds.push(runOursChild(file, quick, noFs));
+      oursRounds.push(runOursChild(file, quick, noFs, noMm));
     }
   } finally {
     if (ownFile) fs.rmSync(file, { force: true });
@@ -521,7 +541,8 @@ function main() {
       'processes share the cores; the fdatasync row uses the wall clock (it waits on the disk). ' +
       'wall_ratio is the same comparison by the wall clock. ratio = ours / baseline time (<= 1 is ' +
       'better; for a throughput target, throughput ratio = 1 / ratio).',
-    rows: buildRows(ours, peer, first.fs && first.fs.label),
+    rows: buildRows(ours, peer, first.fs && first.fs.label, first.mm && first.mm.label),
+    mm: first.mm,
     fs: first.fs,
     raw: { ours: oursRounds, peer: peerRounds },
     seconds: Math.round((Date.now() - started) / 100) / 10,
@@ -574,6 +595,11 @@ function main() {
         `1 TiB sparse ${mk.map((x) => x.tib.toFixed(0)).join(' / ')} ms`);
     }
   }
+  if (first.mm) {
+    console.log(`file-mapping cases: a daxfs image in ${path.dirname(file)} (${first.mm.label}, nothing durable); ` +
+      `baseline fs.readSync of ${first.mm.baselineFile}; faults walk a 16 MiB file, unmap (and, for writes, truncate) ` +
+      'at its end inside the timing; holetest with workers not run (needs worker sharing)');
+  }
   const targets = report.rows.filter((r) => r.max_ratio != null);
   console.log(`targets: ${targets.filter((r) => r.result === 'PASS').length} PASS, ${targets.filter((r) => r.result === 'MISS').length} MISS` +
     `${targets.some((r) => r.result === 'n/a') ? `, ${targets.filter((r) => r.result === 'n/a').length} n/a (no peer)` : ''}` +
@@ -583,7 +609,7 @@ function main() {
 if (require.main !== module) {
   module.exports = { printTable, measure, measureInterleaved }; // re-printing a saved bench/results.json; experiments
 } else if (process.argv[2] === '--child-ours') {
-  const out = runOurs(process.argv[3], process.argv.includes('--quick'), process.argv.includes('--no-fs'));
+  const out = runOurs(process.argv[3], process.argv.includes('--quick'), process.argv.includes('--no-fs'), process.argv.includes('--no-mm'));
   process.stdout.write(JSON.stringify(out));
 } else {
   main();

@@ -11,3 +11,5 @@ export { daxIO, daxZeroPageRange, daxTruncatePage } from './dax';
 export type { DaxInode, BlockMapping, GetBlock, ConvertUnwritten, DaxRw } from './dax';
 export { mkfs, mount, fsck } from './fs';
 export type { Filesystem, FileHandle, Stats, Statfs, MountOptions, MkfsOptions, FsckOptions, FsckResult, Profile } from './fs';
+export { pinUserPages, registerMemoryRegion } from './mm';
+export type { FileMapping, FileMappingStats } from './mm';

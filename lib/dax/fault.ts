@@ -9,7 +9,7 @@ export type FaultAccess = 'read' | 'write';
 /** What a faulted page maps: the zero page (a hole read), or a device block. */
 export type FaultResult =
   | { zero: true }
-  | { zero: false; deviceBlock: number; allocated: boolean };
+  | { zero: false; deviceBlock: number; allocated: boolean; count: number };
 
 const ZERO: FaultResult = { zero: true };
 
@@ -23,9 +23,11 @@ function sigbus(message: string, cause?: unknown): DaxError {
  * block maps the zero page and allocates nothing. A write allocates with getBlock(create);
  * new or unwritten blocks are zeroed and fenced before anything can map them, and a failure
  * (ENOSPC, EIO) becomes SIGBUS with the cause attached, as a fault cannot return an errno.
+ * `around` (write faults): allocate or convert up to that many blocks from this page on,
+ * within EOF, all zeroed; `count` says how many the answer made ready.
  */
 export function daxFault(inode: DaxInode, pageIndex: number, access: FaultAccess, getBlock: GetBlock,
-                         convert?: ConvertUnwritten): FaultResult {
+                         convert?: ConvertUnwritten, around = 1): FaultResult {
   const pages = Math.ceil(inode.size / PAGE_SIZE);
   if (pageIndex >= pages) {
     throw sigbus(`page ${pageIndex} of inode ${inode.ino} is past the end of the file (${inode.size} bytes, ${pages} pages)`);
@@ -33,7 +35,7 @@ export function daxFault(inode: DaxInode, pageIndex: number, access: FaultAccess
   if (access === 'read') {
     const m = getBlock(inode, pageIndex, 1, false);
     if (!m.mapped || m.unwritten) return ZERO;
-    return { zero: false, deviceBlock: m.block, allocated: false };
+    return { zero: false, deviceBlock: m.block, allocated: false, count: 1 };
   }
   const ops = inode.device.dax;
   if (!ops) throw sigbus(`${inode.device.name} has no direct access`);
@@ -42,17 +44,17 @@ export function daxFault(inode: DaxInode, pageIndex: number, access: FaultAccess
     // Look first: a written block needs nothing, and "allocated" (a major fault) must not
     // depend on a filesystem that zeroes its own new blocks and so never reports `new`.
     const had = getBlock(inode, pageIndex, 1, false);
-    if (had.mapped && !had.unwritten) return { zero: false, deviceBlock: had.block, allocated: false };
-    m = getBlock(inode, pageIndex, 1, true);
+    if (had.mapped && !had.unwritten) return { zero: false, deviceBlock: had.block, allocated: false, count: 1 };
+    m = getBlock(inode, pageIndex, Math.max(1, Math.min(around, pages - pageIndex)), true);
     if (!m.mapped) throw new DaxError('EIO', `getBlock(create) left block ${pageIndex} of inode ${inode.ino} unmapped`, { errno: -5 });
     const fresh = m.new || m.unwritten;
     if (fresh) {
       // Old bytes of a reused block must never reach a view, nor survive a crash there.
-      ops.zero(m.block * PAGE_SIZE, PAGE_SIZE);
+      ops.zero(m.block * PAGE_SIZE, m.count * PAGE_SIZE);
       ops.drain();
-      if (m.unwritten && convert) convert(inode, pageIndex, 1);
+      if (m.unwritten && convert) convert(inode, pageIndex, m.count);
     }
-    return { zero: false, deviceBlock: m.block, allocated: true };
+    return { zero: false, deviceBlock: m.block, allocated: true, count: m.count };
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'error';
     throw sigbus(`a write fault of page ${pageIndex} of inode ${inode.ino} could not get a block (${code})`, err);

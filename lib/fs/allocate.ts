@@ -27,11 +27,22 @@ export interface AllocateContext {
   zeroInPlace(inode: Inode, from: number, length: number): void;
 }
 
-/** Where to look for blocks for `fileBlock`: right after the device block that precedes it
- *  in the file (so files stay contiguous), else a per-inode spot so files spread out. */
-export function allocationGoal(extents: readonly Extent[], fileBlock: number, ino: number, dataStart: number): number {
+/** Blocks in a 2 MiB huge page (FileMapping.huge maps one such run). */
+export const HUGE_BLOCKS = (2 * 1024 * 1024) / BLOCK_SIZE;
+
+/**
+ * Where to look for `count` blocks for `fileBlock`: right after the device block that
+ * precedes it in the file (so files stay contiguous), else a per-inode spot so files spread
+ * out. A request of 2 MiB or more moves the goal up to a device block congruent to
+ * `fileBlock` modulo 2 MiB, so every 2 MiB aligned part of the file lands on a 2 MiB aligned
+ * device run when space allows (what huge() needs).
+ */
+export function allocationGoal(extents: readonly Extent[], fileBlock: number, ino: number, dataStart: number, count = 1): number {
   const before = extents.filter((e) => e.fileBlock < fileBlock).pop();
-  return before ? before.deviceBlock + (fileBlock - before.fileBlock) : dataStart + (ino % 64) * 512;
+  const goal = before ? before.deviceBlock + (fileBlock - before.fileBlock) : dataStart + (ino % 64) * HUGE_BLOCKS;
+  if (count < HUGE_BLOCKS) return goal;
+  const skew = (((fileBlock - goal) % HUGE_BLOCKS) + HUGE_BLOCKS) % HUGE_BLOCKS;
+  return goal + skew;
 }
 
 /** The byte ranges of [offset, end) that cover only part of a block. */
@@ -49,7 +60,7 @@ function partialBlocks(offset: number, end: number): Array<[number, number]> {
 function fillHoles(ctx: AllocateContext, tx: Transaction, inode: Inode, from: number, to: number): void {
   for (const [start, count] of holes(inode.extents, from, to)) {
     for (let fb = start; fb < start + count;) {
-      const got = ctx.blocks.allocate(tx, allocationGoal(inode.extents, fb, inode.ino, ctx.dataStart), start + count - fb);
+      const got = ctx.blocks.allocate(tx, allocationGoal(inode.extents, fb, inode.ino, ctx.dataStart, start + count - fb), start + count - fb);
       inode.extents = insert(inode.extents, { fileBlock: fb, length: got.count, deviceBlock: got.start, unwritten: true });
       inode.blocks += got.count;
       fb += got.count;

@@ -173,4 +173,9 @@ export class FileHandle {
   get closed(): boolean {
     return this.#closed;
   }
+
+  /** How the file was opened (sendfile and splice check access as the kernel does). */
+  get openFlags(): Readonly<OpenFlags> {
+    return this.flags;
+  }
 }

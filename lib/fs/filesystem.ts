@@ -27,6 +27,7 @@ import { MountOptions, parseMountOptions, Profile } from './mount';
 import { FsPromises } from './promises';
 import { Stats } from './stats';
 import { DirectoryBlocks, journalArea } from './storage';
+import { sendfile, splice } from './splice';
 import { readSuperblock } from './superblock';
 
 /** An error as node:fs words it: "ENOENT: no such file or directory, open '/x'". */
@@ -515,24 +516,30 @@ export class Filesystem {
   }
 
   /**
-   * getBlock for one read or write whose inode was just read: mapped blocks are answered
-   * from that inode (no second read and checksum of it per call), holes and allocation go
-   * to getBlock(ino), which reads the inode again inside its transaction.
+   * getBlock for one read, write or fault whose inode was just read: lookups are answered
+   * from that inode (no second read and checksum of it per call), allocation goes to
+   * getBlock(ino), which reads the inode again inside its transaction.
    */
   #ioGetBlock(inode: Inode): GetBlock {
     let slow: GetBlock | undefined;
     return (dax, block, count, create) => {
       const l = lookup(inode.extents, block, count);
-      if (l.mapped) return { mapped: true, block: l.deviceBlock, count: l.count, new: false, unwritten: l.unwritten };
+      if (l.mapped || !create) return { mapped: l.mapped, block: l.deviceBlock, count: l.count, new: false, unwritten: l.unwritten };
       return (slow ??= this.getBlock(inode.ino))(dax, block, count, create);
     };
+  }
+
+  /** The getBlock a read or write hands the data path: answered from the inode just read on
+   *  a DAX mount; the live one for the page cache, which keeps it for a later writeback. */
+  #dataGetBlock(inode: Inode): GetBlock {
+    return this.dax ? this.#ioGetBlock(inode) : this.getBlock(inode.ino);
   }
 
   /** `direct`: O_DIRECT (on a non-DAX mount, sector-aligned and past the page cache). */
   readAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
     using _file = this.#locks.inode(ino, false);
     const inode = this.inode(ino);
-    return this.#data.read(this.#daxInode(inode), buffer, position, this.#ioGetBlock(inode), direct);
+    return this.#data.read(this.#daxInode(inode), buffer, position, this.#dataGetBlock(inode), direct);
   }
 
   /** Writes at `position`; durable on return on a DAX mount, after a sync otherwise. A size
@@ -540,7 +547,7 @@ export class Filesystem {
   writeAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
     using _file = this.#lockForWrite(ino, position + buffer.byteLength);
     const inode = this.inode(ino);
-    const n = this.#data.write(this.#daxInode(inode), buffer, position, this.#ioGetBlock(inode), direct, this.#convert(ino));
+    const n = this.#data.write(this.#daxInode(inode), buffer, position, this.#dataGetBlock(inode), direct, this.#convert(ino));
     return this.#wrote(ino, inode, position, n);
   }
 
@@ -611,10 +618,17 @@ export class Filesystem {
     }
     const mapping: FileMapping = new FileMapping({
       ino, profile: this.profile,
-      inode: () => this.#daxInode(this.inode(ino)),
+      snapshot: () => {
+        const inode = this.inode(ino);
+        return { inode: this.#daxInode(inode), getBlock: this.#ioGetBlock(inode) };
+      },
+      device: this.device,
       getBlock: this.getBlock(ino),
+      convert: this.#convert(ino),   // a write fault into an allocate()d block makes it written
       touch: () => this.#touch(ino),
+      filled: (page, count) => this.#mappings.wrote(ino, page * BLOCK_SIZE, count * BLOCK_SIZE),
       forget: (m) => this.#mappings.remove(ino, m),
+      lock: () => this.#locks.inode(ino, false),
     }, offset, length, { ...options, readOnly: this.readOnly });
     this.#mappings.add(ino, mapping);
     return mapping;
@@ -642,6 +656,18 @@ export class Filesystem {
     if (!grows) return shared;
     shared[Symbol.dispose]();
     return this.#locks.inode(ino, true);
+  }
+
+  /** sendfile(2): `count` bytes of `input` from `position` to `out` at its position (lib/fs/splice.ts). */
+  sendfile(out: FileHandle, input: FileHandle, position: number, count: number): number {
+    this.#live('sendfile');
+    return sendfile({ dax: this.dax, profile: this.profile, owns: (h) => this.#handles.has(h) }, out, input, position, count);
+  }
+
+  /** splice(2) of `input` from `position` into `target` (lib/fs/splice.ts). */
+  splice(input: FileHandle, position: number, target: Uint8Array, count: number): number {
+    this.#live('splice');
+    return splice({ dax: this.dax, profile: this.profile, owns: (h) => this.#handles.has(h) }, input, position, target, count);
   }
 
   readFile(path: string): Buffer {

@@ -1,6 +1,7 @@
 // FileMapping: a VMA over part of a file on a DAX mount. JavaScript cannot trap a store,
 // so a fault is an explicit page(i, access) call; what it maps follows the kernel's DAX
 // rules (lib/dax/fault.ts), and views are revoked where the kernel would unmap PTEs.
+import type { BlockDevice } from '../block';
 import { ConvertUnwritten, daxFault, daxIO, DaxInode, FaultAccess, GetBlock, PAGE_SIZE } from '../dax';
 import { DaxError, argError } from '../errors';
 import { revokePageView, zeroPageView } from '../pmem/mapping';
@@ -9,19 +10,30 @@ import { markDaxView, Profile } from './gup';
 
 export const HUGE_SIZE = 2 * 1024 * 1024;
 const PAGES_PER_HUGE = HUGE_SIZE / PAGE_SIZE;
+/** Blocks a sequential write fault allocates at once (one transaction instead of 16). */
+const WRITE_AROUND = 16;
 
 /** What a filesystem hands a mapping of one of its files (lib/mm knows no on-media format). */
 export interface MappedFile {
   readonly ino: number;
   readonly profile: Profile;
-  /** The inode as it is now (size included). */
-  inode(): DaxInode;
+  /** The inode as it is now and a getBlock that answers lookups from that same read, so a
+   *  fault reads and checks the inode once (allocation still goes to the filesystem). */
+  snapshot(): { inode: DaxInode; getBlock: GetBlock };
   readonly getBlock: GetBlock;
+  /** Where the file's blocks live (fixed for the mount's lifetime). */
+  readonly device: BlockDevice;
   readonly convert?: ConvertUnwritten;
   /** A write fault changes the file: mtime and ctime. */
   touch(): void;
+  /** A write fault gave file pages [page, page+count) blocks: zero-page views of them, in
+   *  every mapping of the file, are stale (the kernel unmaps them on a hole fill). */
+  filled(page: number, count: number): void;
   /** Called by unmap(), so the filesystem forgets the mapping. */
   forget(mapping: FileMapping): void;
+  /** The file's lock, held shared for the whole fault: a truncate or punch-hole (which take
+   *  it exclusive) waits for a fault in flight, and a fault sees the size they leave. */
+  lock?(): Disposable;
 }
 
 export interface FileMappingOptions {
@@ -99,6 +111,7 @@ export class FileMapping {
       this.#stats.mkwrites++;
       this.#revokePage(index);
     }
+    using _file = this.#file.lock?.();
     const p = this.#fault(index, a);
     this.#pages.set(index, p);
     return p.buffer;
@@ -107,21 +120,28 @@ export class FileMapping {
   #fault(index: number, access: FaultAccess): MappedPage {
     this.#stats.faults++;
     const file = this.#file;
-    const inode = file.inode();
+    const { inode, getBlock } = file.snapshot();
     const filePage = this.#firstPage + index;
     if (access === 'write' && this.#o.private) {
       // Copy on write: the page's current contents in anonymous memory; the file never changes.
-      daxFault(inode, filePage, 'read', file.getBlock);   // SIGBUS past EOF, as any fault
+      daxFault(inode, filePage, 'read', getBlock);   // SIGBUS past EOF, as any fault
       const copy = Buffer.alloc(PAGE_SIZE);
-      daxIO('read', inode, filePage * PAGE_SIZE, copy, file.getBlock);
+      daxIO('read', inode, filePage * PAGE_SIZE, copy, getBlock);
       return { buffer: copy, kind: 'copy', deviceBlock: -1 };
     }
-    const r = daxFault(inode, filePage, access, file.getBlock, file.convert);
+    // Fault-around for writes: right after a write fault of the page before (a sequential
+    // pattern) allocate a cluster, so the next faults find blocks; a lone fault takes one
+    // block, as the kernel's DAX fault does.
+    const around = access === 'write' && this.#pages.get(index - 1)?.kind === 'shared' ? WRITE_AROUND : 1;
+    const r = daxFault(inode, filePage, access, getBlock, file.convert, around);
     if (r.zero) {
       this.#stats.zeroPageMaps++;
       return { buffer: this.#wrap(zeroPageView()), kind: 'zero', deviceBlock: -1 };
     }
-    if (r.allocated) this.#stats.majorFaults++;
+    if (r.allocated) {
+      this.#stats.majorFaults++;
+      file.filled(filePage, r.count);
+    }
     if (access === 'write') file.touch();
     // A read fault of a shared writable mapping maps the block writable: a store cannot be
     // trapped for mkwrite, so it reaches the file as it would after the kernel's mkwrite.
@@ -130,7 +150,7 @@ export class FileMapping {
   }
 
   #deviceView(deviceBlock: number, count: number, readOnly: boolean): ArrayBuffer {
-    const ops = this.#file.inode().device.dax;
+    const ops = this.#file.device.dax;
     if (!ops?.pageView) throw new DaxError('EOPNOTSUPP', 'this device cannot hand out page views', { errno: -95, syscall: 'mmap' });
     return ops.pageView(deviceBlock * PAGE_SIZE, count * PAGE_SIZE, readOnly);
   }
@@ -199,7 +219,7 @@ export class FileMapping {
   /** msync: makes the stores through writable views durable. */
   sync(): void {
     this.#live();
-    const device = this.#file.inode().device;
+    const device = this.#file.device;
     for (const p of this.#pages.values()) {
       if (p.kind === 'shared' && p.buffer.length) device.persist(p.deviceBlock * PAGE_SIZE, PAGE_SIZE);
     }
@@ -234,10 +254,17 @@ export class FileMapping {
   revoke(fromPage: number, toPage: number, zeroOnly = false): void {
     const from = Math.max(0, fromPage - this.#firstPage);
     const to = toPage - this.#firstPage;
-    for (const [index, p] of [...this.#pages]) {
-      if (index < from || index >= to) continue;
-      if (zeroOnly && p.kind !== 'zero') continue;
-      this.#revokePage(index);
+    const drop = (index: number, p: MappedPage): void => {
+      if (!zeroOnly || p.kind === 'zero') this.#revokePage(index);
+    };
+    if (to - from < this.#pages.size) {
+      // A short range (a write, a fault's fill): look up its pages, not every mapped one.
+      for (let index = from; index < to; index++) {
+        const p = this.#pages.get(index);
+        if (p) drop(index, p);
+      }
+    } else {
+      for (const [index, p] of [...this.#pages]) if (index >= from && index < to) drop(index, p);
     }
     if (!zeroOnly) {
       for (const r of [...this.#ranges]) {

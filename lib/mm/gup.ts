@@ -15,10 +15,26 @@ export function markDaxView(buffer: ArrayBuffer, profile: Profile): void {
   if (profile === 'linux-4.0') unpinnable.add(buffer);
 }
 
-function pin(memory: ArrayBufferView, syscall: string): void {
-  checkBytes(memory, 'memory');
+function pin(memory: ArrayBufferView, syscall: string, name = 'memory'): void {
+  checkBytes(memory, name);
   if (memory.byteLength > 0 && unpinnable.has(memory.buffer as ArrayBuffer)) {
-    throw new DaxError('EFAULT', `${syscall}: the memory is a view of a DAX file mapping, which get_user_pages cannot pin on the linux-4.0 profile (mount with profile=modern, or copy it first)`, { errno: -14, syscall });
+    throw new DaxError('EFAULT', `bad address (the ${name} is a view of a DAX file mapping, which get_user_pages cannot pin on the linux-4.0 profile; mount with profile=modern, or copy it first), ${syscall}`, { errno: -14, syscall });
+  }
+}
+
+/** Pins `memory` for a call of the filesystem's (splice's target): EFAULT as pinUserPages. */
+export function pinMemory(memory: ArrayBufferView, syscall: string, name: string): void {
+  pin(memory, syscall, name);
+}
+
+/**
+ * Pins the data of a file, as splice does when it moves the file's pages into a pipe. A
+ * file on a DAX mount keeps its data in device memory with no struct page behind it, so
+ * under 'linux-4.0' that fails with EFAULT; a page-cache file or 'modern' pins fine.
+ */
+export function pinFileData(file: { readonly dax: boolean; readonly profile: Profile }, syscall: string, path: string): void {
+  if (file.dax && file.profile === 'linux-4.0') {
+    throw new DaxError('EFAULT', `bad address (the file's data is DAX memory, which get_user_pages cannot pin on the linux-4.0 profile; mount with profile=modern, or read() and write() it), ${syscall} '${path}'`, { errno: -14, syscall, path });
   }
 }
 

@@ -234,3 +234,43 @@ test('pinUserPages and registerMemoryRegion: EFAULT for DAX views under linux-4.
   g.write(Buffer.alloc(P, 1));
   expect(codeOf(() => registerMemoryRegion(g.mmap(0, P).page(0)).deregister())).toBeUndefined();
 });
+
+test('a write fault into an allocate()d (unwritten) block converts it: stores through the view read() back', () => {
+  const h = fs.open('/f', 'w+');
+  h.allocate(0, 2 * P);
+  const m = h.mmap(0, 2 * P, { write: true });
+  const v = m.page(1, 'write');
+  expect(v.every((b) => b === 0)).toBe(true);
+  v[7] = 42;
+  const out = Buffer.alloc(1);
+  h.read(out, 0, 1, P + 7);
+  expect(out[0]).toBe(42);
+  expect(fs.readFile('/f')[7]).toBe(0);   // the neighbour stays unwritten, reading zeros
+});
+
+test('sequential write faults allocate 16 zeroed blocks at once; a lone write fault allocates one block', () => {
+  const h = sparse(64 * P);
+  const m = h.mmap(0, 64 * P, { write: true });
+  m.page(0, 'write');
+  expect(h.stat().blocks).toBe(1 * 8);   // stat().blocks counts 512-byte sectors
+  m.page(1, 'write');                       // follows page 0: a cluster of 16 from page 1
+  expect(h.stat().blocks).toBe(17 * 8);
+  for (let i = 2; i <= 16; i++) expect(m.page(i, 'write').every((b) => b === 0)).toBe(true);
+  expect(m.stats.majorFaults).toBe(2);      // pages 2..16 found their blocks
+  m.page(40, 'write');                      // not after a faulted page: one block
+  expect(h.stat().blocks).toBe(18 * 8);
+  const tail = h.mmap(0, 64 * P, { write: true });
+  tail.page(62, 'write');
+  tail.page(63, 'write');                   // a cluster never reaches past EOF
+  expect(h.stat().blocks).toBe(20 * 8);
+});
+
+test('a write fault that fills a hole revokes zero-page views of it in every mapping of the file', () => {
+  const h = sparse(2 * P);
+  const a = h.mmap(0, 2 * P);
+  const b = h.mmap(0, 2 * P, { write: true });
+  const z = a.page(0);
+  b.page(0, 'write')[0] = 5;
+  expect(z.length).toBe(0);
+  expect(a.page(0)[0]).toBe(5);
+});
