@@ -21,6 +21,13 @@ export interface DaxMount {
   options: string;
 }
 
+/** sysfs spells a namespace's mode as the kernel's enum does; ndctl (and users) say
+ *  fsdax, devdax, sector, raw. */
+function namespaceMode(sysfsMode: string | null): string | null {
+  const names: Record<string, string> = { memory: 'fsdax', dax: 'devdax', safe: 'sector', raw: 'raw' };
+  return sysfsMode === null ? null : names[sysfsMode] ?? sysfsMode;
+}
+
 function readText(file: string): string | null {
   try {
     return fs.readFileSync(file, 'utf8').trim();
@@ -57,7 +64,7 @@ export function pmemDevices(sysfs = '/sys', dev = '/dev'): PmemDevice[] {
     const dir = path.join(sysfs, 'bus/nd/devices', name);
     const size = readNumber(path.join(dir, 'size'));
     if (!size) continue;   // an unconfigured seed, not a namespace in use
-    out.push({ type: 'namespace', name, path: dir, size, align: readNumber(path.join(dir, 'align')), mode: readText(path.join(dir, 'mode')) });
+    out.push({ type: 'namespace', name, path: dir, size, align: readNumber(path.join(dir, 'align')), mode: namespaceMode(readText(path.join(dir, 'mode'))) });
   }
   for (const name of list(dev)) {
     if (/^dax\d+\.\d+$/.test(name)) {

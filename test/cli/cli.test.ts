@@ -77,7 +77,7 @@ describe('system discovery', () => {
     write('sys/bus/nd/devices/region0/persistence_domain', 'memory_controller');
     write('sys/bus/nd/devices/ndbus0/uevent', '');
     write('sys/bus/nd/devices/namespace0.0/size', '532676608');
-    write('sys/bus/nd/devices/namespace0.0/mode', 'devdax');
+    write('sys/bus/nd/devices/namespace0.0/mode', 'dax');   // the kernel's spelling; info reports ndctl's
     write('sys/bus/nd/devices/namespace0.1/size', '0');   // a seed: not listed
     write('sys/bus/dax/devices/dax1.0/size', '532676608');
     write('sys/bus/dax/devices/dax1.0/align', '2097152');
