@@ -36,6 +36,19 @@ function fsError(code: string, errno: number, syscall: string, path: string, wha
   return new DaxError(code, `${description}, ${syscall} '${path}'`, { errno: -errno, syscall, path });
 }
 
+/** Inodes kept parsed for I/O per mount (dropped all at once when full: a bound, not an LRU). */
+const IO_INODE_CACHE = 4096;
+
+/** A DataView of the journal header's applied sequence number (f64 at byte 8), in place. */
+function appliedView(device: BlockDevice, journalStart: number): DataView | null {
+  const at = journalStart + 8;
+  if (!device.supportsDax || at % 512 + 8 > 512) return null;
+  const sector = Math.floor(at / 512) & ~7;   // page aligned, as directAccess wants
+  const { addr } = device.directAccess(sector, 4096);
+  const from = at - sector * 512;
+  return new DataView(addr.buffer, addr.byteOffset + from, 8);
+}
+
 interface Resolved {
   parent: number;     // directory holding the last component
   name: string;       // last component ('' for the root)
@@ -59,6 +72,9 @@ export class Filesystem {
   readonly #data: DataPath;   // daxIO or the page cache, chosen at mount
   readonly #layout: Layout;
   readonly #journal: Journal;
+  // DAX mounts: the journal's applied sequence number, read in place (see #ioInode).
+  readonly #applied: DataView | null;
+  readonly #ioInodes = new Map<number, { seq: number; inode: Inode }>();
   readonly #blocks: BlockAllocator;
   readonly #inodes: InodeAllocator;
   readonly #table: InodeTable;
@@ -85,7 +101,9 @@ export class Filesystem {
     const { superblock } = readSuperblock(this.#io);
     this.#layout = superblock.layout;
     using _meta = this.#locks.metadata(true);   // a worker's mount may be committing
-    this.#journal = Journal.open(this.#io, journalArea(this.#layout));   // replays a crash's leftovers
+    const area = journalArea(this.#layout);
+    this.#journal = Journal.open(this.#io, area);   // replays a crash's leftovers
+    this.#applied = o.dax ? appliedView(device, area.start) : null;
     this.#blocks = new BlockAllocator(this.#io, this.#layout);
     this.#inodes = new InodeAllocator(this.#io, this.#layout);
     this.#table = new InodeTable(this.#layout, this.#blocks);
@@ -141,6 +159,28 @@ export class Filesystem {
     if (tx) return this.#table.read(tx, ino);
     using _meta = this.#locks.metadata(false);
     return this.#table.read(this.#view(), ino);
+  }
+
+  /**
+   * The inode as reads, writes and faults need it (size and extents; not the times, which
+   * are stored in place without a commit). Every change of size or extents is a journal
+   * commit, which advances the applied sequence number on the device after it has written
+   * the inode; so an inode parsed at sequence S is still the truth while the device says S,
+   * in every worker of the process (they share the memory). A hit costs one load instead of
+   * a lock, a copy and a checksum.
+   */
+  #ioInode(ino: number): Inode {
+    if (this.#applied) {
+      const hit = this.#ioInodes.get(ino);
+      if (hit && hit.seq === this.#applied.getFloat64(0, true)) return hit.inode;
+    }
+    using _meta = this.#locks.metadata(false);
+    const inode = this.#table.read(this.#view(), ino);
+    if (this.#applied) {
+      if (this.#ioInodes.size >= IO_INODE_CACHE) this.#ioInodes.clear();
+      this.#ioInodes.set(ino, { seq: this.#applied.getFloat64(0, true), inode });
+    }
+    return inode;
   }
 
   #resolve(path: string, syscall: string): Resolved {
@@ -538,15 +578,15 @@ export class Filesystem {
   /** `direct`: O_DIRECT (on a non-DAX mount, sector-aligned and past the page cache). */
   readAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
     using _file = this.#locks.inode(ino, false);
-    const inode = this.inode(ino);
+    const inode = this.#ioInode(ino);
     return this.#data.read(this.#daxInode(inode), buffer, position, this.#dataGetBlock(inode), direct);
   }
 
   /** Writes at `position`; durable on return on a DAX mount, after a sync otherwise. A size
    *  change is one more transaction. */
   writeAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
-    using _file = this.#lockForWrite(ino, position + buffer.byteLength);
-    const inode = this.inode(ino);
+    const { lock, inode } = this.#lockForWrite(ino, position + buffer.byteLength);
+    using _file = lock;
     const n = this.#data.write(this.#daxInode(inode), buffer, position, this.#dataGetBlock(inode), direct, this.#convert(ino));
     return this.#wrote(ino, inode, position, n);
   }
@@ -561,7 +601,7 @@ export class Filesystem {
     let copy: Promise<number>;
     {
       using _file = this.#locks.inode(ino, false);
-      const inode = this.inode(ino);
+      const inode = this.#ioInode(ino);
       copy = daxIOAsync('read', this.#daxInode(inode), position, buffer, this.#ioGetBlock(inode));
     }
     return copy;
@@ -573,13 +613,14 @@ export class Filesystem {
     let copy: Promise<number>;
     let inode: Inode;
     {
-      using _file = this.#lockForWrite(ino, position + buffer.byteLength);
-      inode = this.inode(ino);
+      const locked = this.#lockForWrite(ino, position + buffer.byteLength);
+      using _file = locked.lock;
+      inode = locked.inode;
       copy = daxIOAsync('write', this.#daxInode(inode), position, buffer, this.#ioGetBlock(inode), this.#convert(ino));
     }
     const n = await copy;
     this.#live('write');   // unmount() refuses while promises are in flight; this is the backstop
-    using _file = this.#lockForWrite(ino, position + n);
+    using _file = this.#lockForWrite(ino, position + n).lock;
     return this.#wrote(ino, inode, position, n);
   }
 
@@ -604,7 +645,8 @@ export class Filesystem {
   /** mtime and ctime: outside the inode checksum, one store, durable with the next fence.
    *  The 16 bytes are staged in a buffer kept for this (no allocation per write). */
   #touch(ino: number, now = Date.now()): void {
-    using _meta = this.#locks.metadata(true);
+    // No metadata lock: the caller holds the file open and locked, and two stores of times
+    // racing (or a commit rewriting the inode) can only leave one of the times.
     this.#times.setFloat64(0, now, true);
     this.#times.setFloat64(8, now, true);
     this.#io.write(this.#table.timesOffset(ino), this.#timesBytes);
@@ -619,7 +661,7 @@ export class Filesystem {
     const mapping: FileMapping = new FileMapping({
       ino, profile: this.profile,
       snapshot: () => {
-        const inode = this.inode(ino);
+        const inode = this.#ioInode(ino);
         return { inode: this.#daxInode(inode), getBlock: this.#ioGetBlock(inode) };
       },
       device: this.device,
@@ -638,25 +680,33 @@ export class Filesystem {
    *  from two workers never land on the same bytes. Returns where it wrote and how much. */
   appendAt(ino: number, buffer: Uint8Array, direct = false): { position: number; bytes: number } {
     using _file = this.#locks.inode(ino, true);
-    const position = this.inode(ino).size;
+    const position = this.#ioInode(ino).size;
     return { position, bytes: this.writeAt(ino, buffer, position, direct) };
   }
 
-  /** A file's lock for a write ending at `end`: shared, or exclusive when the write grows
-   *  the file (a size change must not meet a read or write copy). */
-  #lockForWrite(ino: number, end: number): Disposable {
+  /** A file's lock for a write ending at `end`, and the inode read under it: shared, or
+   *  exclusive when the write grows the file (a size change must not meet a read or write
+   *  copy). */
+  #lockForWrite(ino: number, end: number): { lock: Disposable; inode: Inode } {
     const shared = this.#locks.inode(ino, false);
-    let grows: boolean;
+    let inode: Inode;
     try {
-      grows = end > this.inode(ino).size;
+      inode = this.#ioInode(ino);
     } catch (e) {
       shared[Symbol.dispose]();
       throw e;
     }
-    if (!grows) return shared;
+    if (end <= inode.size) return { lock: shared, inode };
     shared[Symbol.dispose]();
-    return this.#locks.inode(ino, true);
+    const lock = this.#locks.inode(ino, true);
+    try {
+      return { lock, inode: this.#ioInode(ino) };
+    } catch (e) {
+      lock[Symbol.dispose]();
+      throw e;
+    }
   }
+
 
   /** sendfile(2): `count` bytes of `input` from `position` to `out` at its position (lib/fs/splice.ts). */
   sendfile(out: FileHandle, input: FileHandle, position: number, count: number): number {

@@ -12,38 +12,37 @@ const METADATA_KEY = 2 ** 40;
 /** Held (shared by DAX mounts, exclusive otherwise) for as long as a mount or fsck lasts. */
 export const MOUNT_KEY = 2 ** 40 + 1;
 
-interface Held {
-  exclusive: boolean;
-  depth: number;
+// What this thread already holds, by domain and key. Native locks are not re-entrant, and
+// a nested call (writeFile -> open, truncate -> getBlock) must not wait on its own thread.
+// Each worker loads its own copy of this module, so the table is per thread by
+// construction. (Numbers as keys: a string key per call cost a quarter of a 4 KiB write.)
+const held = new Map<number, Map<number, HeldLock>>();
+
+/** One lock this thread holds, `depth` times; disposing the last hold unlocks it. */
+class HeldLock implements Disposable {
+  depth = 1;
+  constructor(readonly domain: number, readonly key: number, readonly exclusive: boolean) {}
+  [Symbol.dispose](): void {
+    if (--this.depth > 0) return;
+    held.get(this.domain)!.delete(this.key);
+    native.rwUnlock(this.domain, this.key, this.exclusive);
+  }
 }
 
-// What this thread already holds. Native locks are not re-entrant, and a nested call
-// (writeFile -> open, truncate -> getBlock) must not wait on its own thread. Each worker
-// loads its own copy of this module, so the map is per thread by construction.
-const held = new Map<string, Held>();
-
 function acquire(domain: number, key: number, exclusive: boolean): Disposable {
-  const name = `${domain}:${key}`;
-  const mine = held.get(name);
-  if (mine) {
+  let mine = held.get(domain);
+  if (!mine) held.set(domain, (mine = new Map()));
+  const had = mine.get(key);
+  if (had) {
     // An upgrade would deadlock against another thread doing the same: a bug of ours.
-    if (exclusive && !mine.exclusive) throw new Error(`daxfs: lock ${name} is held shared by this thread and cannot be upgraded`);
-    mine.depth++;
-  } else {
-    native.rwLock(domain, key, exclusive);
-    held.set(name, { exclusive, depth: 1 });
+    if (exclusive && !had.exclusive) throw new Error(`daxfs: lock ${domain}:${key} is held shared by this thread and cannot be upgraded`);
+    had.depth++;
+    return had;
   }
-  let released = false;
-  return {
-    [Symbol.dispose]() {
-      if (released) return;
-      released = true;
-      const h = held.get(name)!;
-      if (--h.depth > 0) return;
-      held.delete(name);
-      native.rwUnlock(domain, key, h.exclusive);
-    },
-  };
+  native.rwLock(domain, key, exclusive);
+  const lock = new HeldLock(domain, key, exclusive);
+  mine.set(key, lock);
+  return lock;
 }
 
 export class DeviceLocks {
