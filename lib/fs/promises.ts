@@ -7,6 +7,7 @@ import { checkBytes } from '../validate';
 import { AsyncRwLocks } from './asynclock';
 import type { FileHandle } from './file';
 import type { Filesystem, Statfs } from './filesystem';
+import type { AllocateMode } from './allocate';
 import { Stats } from './stats';
 
 /** Keeps the promises that have not settled, so close and unmount can wait for them. */
@@ -203,6 +204,11 @@ export class PromiseFileHandle {
   /** Waits for this file's reads and writes in flight, then truncates. */
   truncate(length?: number): Promise<void> {
     return this.#run('ftruncate', () => this.#ops.locked(this.#h.ino, 'truncate', async () => this.#h.truncate(length)));
+  }
+
+  /** fallocate, as FileHandle.allocate (it changes blocks: the file's truncate lock). */
+  allocate(offset: number, length: number, mode?: AllocateMode): Promise<void> {
+    return this.#run('fallocate', () => this.#ops.locked(this.#h.ino, 'truncate', async () => this.#h.allocate(offset, length, mode)));
   }
 
   stat(): Promise<Stats> { return this.#run('fstat', async () => this.#h.stat()); }

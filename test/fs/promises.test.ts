@@ -154,6 +154,20 @@ describe.each(makers)('promises on a %s device', (_name, make) => {
     await h.close();
   });
 
+  test('allocate() through a promise handle does what the sync one does: punch-hole reads zero and frees blocks', async () => {
+    const h = await f.promises.open('/p', 'w+');
+    await h.write(Buffer.alloc(3 * 4096, 5), 0, 3 * 4096, 0);
+    const before = f.statfs().freeBlocks;
+    await h.allocate(4096, 4096, 'punch-hole');
+    expect(f.statfs().freeBlocks).toBe(before + 1);
+    const { bytesRead, buffer } = await h.read(Buffer.alloc(3 * 4096), 0, 3 * 4096, 0);
+    expect(bytesRead).toBe(3 * 4096);
+    expect(buffer.subarray(4096, 8192).every((x) => x === 0)).toBe(true);
+    expect(buffer[0]).toBe(5);
+    await expect(h.allocate(0, 0)).rejects.toMatchObject({ code: 'EINVAL' });
+    await h.close();
+  });
+
   test('promise writes, truncates and reads of one file run in call order (the inode lock), position null advancing', async () => {
     const h = await f.promises.open('/o', 'w+');
     const a = pattern(2 * MiB, 1);
