@@ -75,6 +75,17 @@ function pmemDirFromEnv(): Target {
   return { available: true, path: fs.realpathSync(dir) };
 }
 
+/** The repository (its package.json says daxfs): test files also run transpiled into
+ *  build/nvdimm/it under the VM runner, so __dirname alone does not say where it is. */
+export function repoRoot(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    try {
+      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'daxfs') return dir;
+    } catch { /* not here */ }
+  }
+  throw new Error(`no daxfs package.json above ${__dirname}`);
+}
+
 /** sysfs directory of a character device (/sys/dev/char/MAJOR:MINOR, resolved). */
 export function charDeviceSysfs(dev: string): string {
   const st = fs.statSync(dev);

@@ -6,11 +6,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { devices, fsck, mapFile, mkfs, mount } from '../../lib';
-import { onDevdax, onFsdax } from './devices';
+import { onDevdax, onFsdax, repoRoot } from './devices';
 import { record, difference } from './powerfail-steps';
 
 const MiB = 1 << 20;
-const ROOT = path.join(__dirname, '..', '..');
+const ROOT = repoRoot();
 
 /** Reads `files` from the daxfs on `source` in a new Node process (through the built dist/):
  *  one process, since Node starts slowly in the emulated VM. */

@@ -3,9 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { charDeviceSysfs, devdax, fsdax, mountOf, onDevdax, onFsdax } from './devices';
+import { charDeviceSysfs, devdax, fsdax, mountOf, onDevdax, onFsdax, repoRoot } from './devices';
 
-const BIN = path.join(__dirname, '..', '..', 'bin', 'daxfs.js');
+const BIN = path.join(repoRoot(), 'bin', 'daxfs.js');
 
 interface Listed { type: string; name: string; path: string; size: number | null; align: number | null; mode?: string | null }
 interface Info { devices: Listed[]; mounts: Array<{ device: string; mountpoint: string; options: string }> }
