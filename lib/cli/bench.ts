@@ -62,6 +62,7 @@ export const benchCommand: Command = {
         console.error(`daxfs bench: the benchmark suite failed (exit ${r.status ?? r.signal}); its message is above`);
         return 1;
       }
+      if (save === undefined) console.log('(that JSON was temporary: --save FILE.json keeps the figures)');
       if (plot !== undefined) {
         const results = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchResults;
         at(plot, () => fs.writeFileSync(plot, plotSvg(latencyPlot(results))));
