@@ -122,3 +122,13 @@ test('bench --help, usage errors exit 2, and the suite it runs ships in the pack
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
   expect(pkg.files).toContain('bench/');
 });
+
+test('the picture in docs/BENCHMARKS.md is one such SVG, from a run on emulated pmem', () => {
+  const docs = path.join(__dirname, '..', '..', 'docs');
+  expect(fs.readFileSync(path.join(docs, 'BENCHMARKS.md'), 'utf8')).toContain('](bench-latency.svg)');
+  const root = parseXml(fs.readFileSync(path.join(docs, 'bench-latency.svg'), 'utf8').trim()).children[0];
+  expect(root.attrs['data-scale']).toBe('log10');
+  const labels = all(root, 'rect').filter((r) => r.attrs.class === 'bar').map((b) => b.attrs['data-label']);
+  expect(labels).toEqual(['daxfs PmemMapping.copy', 'libpmem pmem_memcpy_persist', 'daxfs FileHandle.write (DAX fs)', 'node:fs writeSync + fdatasync']);
+  expect(all(root, 'text').some((t) => t.text.startsWith('emulated pmem'))).toBe(true);
+});
