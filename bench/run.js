@@ -6,7 +6,8 @@
 //   options: --file PATH (the file both sides map, at least 68 MiB, overwritten; default: a
 //            fresh one in /dev/shm, removed at the end), --no-peer,
 //            --json (print the JSON instead of the table), --rounds N, --no-fs (no filesystem
-//            or file-mapping cases), --no-mm (no file-mapping cases)
+//            or file-mapping cases), --no-mm (no file-mapping cases), --out PATH (where the
+//            JSON goes; default bench/results.json)
 //
 // Both sides map the same file, fault in every page before timing, warm up, and report the
 // median ns/op over many short repetitions. On a machine without pmem the file lives on
@@ -272,8 +273,9 @@ function runOurs(file, quick, noFs, noMm) {
 function buildPeer() {
   const header = ['/usr/include/libpmem.h', '/usr/local/include/libpmem.h'].find((h) => fs.existsSync(h));
   if (!header) {
-    return { ok: false, why: 'libpmem-dev is not installed (no libpmem.h): install it with ' +
-      '`apt-get install libpmem-dev` to compare against libpmem; showing our figures alone' };
+    return { ok: false, why: 'the libpmem peer is missing: libpmem-dev is not installed (no libpmem.h). ' +
+      'To compare against libpmem, install `apt-get install build-essential libpmem-dev`; the next run ' +
+      `builds ${path.relative(process.cwd(), PEER_BIN) || PEER_BIN} from its source itself. Showing our figures alone` };
   }
   let fresh = false;
   try {
@@ -461,6 +463,9 @@ function main() {
   const noMm = argv.includes('--no-mm');
   const fileArg = argv.indexOf('--file');
   const roundsArg = argv.indexOf('--rounds');
+  const outArg = argv.indexOf('--out');
+  // `daxfs bench` passes --out: an installed package's own folder may not be writable.
+  const resultsPath = outArg >= 0 ? path.resolve(argv[outArg + 1]) : RESULTS;
   const rounds = roundsArg >= 0 ? Math.max(1, parseInt(argv[roundsArg + 1], 10) || 1) : quick ? 1 : 3;
   const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const ownFile = fileArg < 0;
@@ -547,7 +552,7 @@ function main() {
     raw: { ours: oursRounds, peer: peerRounds },
     seconds: Math.round((Date.now() - started) / 100) / 10,
   };
-  fs.writeFileSync(RESULTS, JSON.stringify(report, null, 2) + '\n');
+  fs.writeFileSync(resultsPath, JSON.stringify(report, null, 2) + '\n');
 
   if (asJson) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -603,7 +608,7 @@ function main() {
   const targets = report.rows.filter((r) => r.max_ratio != null);
   console.log(`targets: ${targets.filter((r) => r.result === 'PASS').length} PASS, ${targets.filter((r) => r.result === 'MISS').length} MISS` +
     `${targets.some((r) => r.result === 'n/a') ? `, ${targets.filter((r) => r.result === 'n/a').length} n/a (no peer)` : ''}` +
-    `; ${report.seconds} s; written to ${path.relative(process.cwd(), RESULTS) || RESULTS}`);
+    `; ${report.seconds} s; written to ${path.relative(process.cwd(), resultsPath) || resultsPath}`);
 }
 
 if (require.main !== module) {

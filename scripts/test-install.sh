@@ -69,7 +69,7 @@ fi
 # ---------------------------------------------------------------- 1. file list
 say "== npm pack --dry-run"
 npm pack --dry-run --json --ignore-scripts 2>/dev/null >"$WORK/files.json"
-check "published files: prebuilds, dist JS and types, native sources, binding.gyp, README, LICENSE; no tests or build dirs" files.log -- \
+check "published files: prebuilds, dist JS and types, native sources, binding.gyp, README, LICENSE, bench, examples; no tests or build dirs" files.log -- \
   node -e '
     const [{ files }] = require(process.argv[1]);
     const paths = files.map((f) => f.path);
@@ -82,11 +82,14 @@ check "published files: prebuilds, dist JS and types, native sources, binding.gy
       [/^native\/core\/[^/]+\.cpp$/, "native/core sources"], [/^native\/binding\/[^/]+\.cc$/, "native/binding sources"],
       [/^binding\.gyp$/, "binding.gyp"], [/^README\.md$/, "README.md"], [/^LICENSE$/, "LICENSE"],
       [/^package\.json$/, "package.json"], [/^scripts\/install\.js$/, "scripts/install.js"],
+      [/^bench\/run\.js$/, "bench/run.js (daxfs bench)"], [/^bench\/peers\/pmem_peer\.c$/, "the libpmem peer source"],
+      [/^examples\/log\.js$/, "examples/log.js"], [/^examples\/kv\.js$/, "examples/kv.js"],
     ];
     for (const [re, what] of must) if (!paths.some((p) => re.test(p))) problems.push(`missing: ${what}`);
     const never = [
       [/(^|\/)test\//, "a test folder"], [/\.test\.[jt]s$/, "a test file"], [/(^|\/)__tests__\//, "a test folder"],
-      [/^build\//, "build/"], [/(^|\/)\.cache\//, ".cache/"], [/^bench\//, "bench/"], [/^\.ci\//, ".ci/"],
+      [/^build\//, "build/"], [/(^|\/)\.cache\//, ".cache/"], [/^\.ci\//, ".ci/"],
+      [/^bench\/results\.json$/, "bench results"], [/^bench\/peers\/pmem_peer$/, "the built peer binary"],
       [/\.tgz$/, "a tarball"], [/^node_modules\//, "node_modules/"], [/^coverage\//, "coverage/"],
       [/^lib\/.*\.ts$/, "TypeScript sources (dist/ holds the compiled JS and types)"],
       [/(^|\/)obj\.target\//, "object files"], [/\.o$/, "object files"],

@@ -1,5 +1,6 @@
 // The `daxfs` command: finds the subcommand and runs it; every command lives in its own file.
 import { dfCommand, fsckCommand, mkfsCommand } from './admin';
+import { benchCommand } from './bench';
 import { Command } from './command';
 import { cpCommand } from './copy';
 import { demoCommand } from './demo';
@@ -9,7 +10,7 @@ import { UsageError } from './args';
 import { report } from './report';
 
 const COMMANDS: Command[] = [
-  infoCommand, demoCommand, mkfsCommand, fsckCommand, dfCommand,
+  infoCommand, demoCommand, benchCommand, mkfsCommand, fsckCommand, dfCommand,
   lsCommand, statCommand, catCommand, cpCommand, mkdirCommand, rmCommand,
 ];
 

@@ -2,7 +2,7 @@ import { parseArgs, parseSize, UsageError } from '../../lib/cli/args';
 import { parseTarget } from '../../lib/cli/image';
 import { daxfs } from './run';
 
-const COMMANDS = ['info', 'demo', 'mkfs', 'fsck', 'df', 'ls', 'stat', 'cat', 'cp', 'mkdir', 'rm'];
+const COMMANDS = ['info', 'demo', 'bench', 'mkfs', 'fsck', 'df', 'ls', 'stat', 'cat', 'cp', 'mkdir', 'rm'];
 
 test('every command has help, as daxfs help <cmd> and as <cmd> --help, exit 0', () => {
   const list = daxfs('help');
