@@ -1,7 +1,7 @@
 // A daxfs filesystem on real pmem: the whole device-DAX node (DAXFS_TEST_DAX_DEVICE) and an
 // image file on the -o dax filesystem (DAXFS_TEST_PMEM_DIR, mapped with MAP_SYNC). mkfs,
-// mount 'dax', files and directories, fsck, and a remount from a new process that sees
-// everything. The tests overwrite the device-DAX node.
+// mount 'dax', files and directories, a file mapping's faults, fsck, and a remount from a
+// new process that sees everything. The tests overwrite the device-DAX node.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -42,8 +42,24 @@ function exercise(source: string, expectKind: string): void {
     const h = f.open('/log/large', 'r');
     expect(h.stat().isDax).toBe(true);
     h.close();
+    // A file mapping on the device: a write fault allocates a zeroed block and maps the
+    // device memory itself; a store through it is the file's data (read() sees it).
+    const mh = f.open('/log/mapped', 'w+');
+    mh.truncate(3 * 4096);
+    const fm = mh.mmap(0, 3 * 4096, { write: true });
+    expect(fm.page(0).every((x) => x === 0)).toBe(true);          // a hole: the zero page
+    const page = fm.page(1, 'write');
+    expect(page.every((x) => x === 0)).toBe(true);
+    page.write('stored through a DAX file mapping', 100);
+    fm.sync();
+    const back = Buffer.alloc(33);
+    mh.read(back, 0, 33, 4096 + 100);
+    expect(back.toString()).toBe('stored through a DAX file mapping');
+    expect(fm.stats.majorFaults).toBe(1);
+    fm.unmap();
+    mh.close();
     f.rename('/log/2026/small', '/log/small');
-    expect(f.readdir('/log')).toEqual(['2026', 'large', 'small']);
+    expect(f.readdir('/log')).toEqual(['2026', 'large', 'mapped', 'small']);
     f.unmount();
     expect(fsck(dev)).toMatchObject({ clean: true, problems: [] });
     dev.close();
@@ -54,7 +70,8 @@ function exercise(source: string, expectKind: string): void {
     } finally {
       m.close();
     }
-    const [smallBack, largeBack] = readInNewProcess(source, ['/log/small', '/log/large']);
+    const [smallBack, largeBack, mappedBack] = readInNewProcess(source, ['/log/small', '/log/large', '/log/mapped']);
+    expect(mappedBack.toString('latin1', 4096 + 100, 4096 + 133)).toBe('stored through a DAX file mapping');
     expect(difference(smallBack, small)).toBeNull();
     expect(difference(largeBack, large)).toBeNull();
   } finally {
