@@ -13,3 +13,5 @@ export { mkfs, mount, fsck } from './fs';
 export type { Filesystem, FileHandle, Stats, Statfs, MountOptions, MkfsOptions, FsckOptions, FsckResult, Profile } from './fs';
 export { pinUserPages, registerMemoryRegion } from './mm';
 export type { FileMapping, FileMappingStats } from './mm';
+export { testing } from './testing';
+export type { CrashableMapping, CrashableOptions, CrashOptions, CrashMode } from './testing';
