@@ -46,6 +46,16 @@ function copyBetween(from: PmemMapping, to: PmemMapping, offset: number, length:
   }
 }
 
+/** Stores `bytes` at `offset` of `to`, window by window. */
+function writeInto(to: PmemMapping, offset: number, bytes: Buffer): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const stop = Math.min(offset + bytes.length, nextEdge(offset + done, to.windowSize));
+    bytes.copy(to.view(offset + done, stop - offset - done), 0, done, stop - offset);
+    done = stop - offset;
+  }
+}
+
 function nextEdge(offset: number, windowSize: number): number {
   return (Math.floor(offset / windowSize) + 1) * windowSize;
 }
@@ -75,22 +85,28 @@ export function crashable(mapping: PmemMapping, options?: CrashableOptions): Cra
   const shadow = mapAnonymous(size);
   copyBetween(inner, shadow, 0, size);
 
-  // Line-aligned ranges flushed since the last fence, as [start, end) pairs: a fence costs
-  // what was flushed, and nothing when nothing was.
-  let flushed: number[] = [];
+  // The lines flushed since the last fence, with their contents as the flush saw them: a
+  // store made after a line's flush but before the fence is not in it (the hardware may
+  // have written the line back before that store). A fence costs what was flushed, and
+  // nothing when nothing was; flushes apply in order, so a line's later flush wins.
+  let flushed: Array<[number, Buffer]> = [];   // line-aligned start, bytes at flush time
   let fences = 0;
 
   const noteFlush = (offset: number, length: number): void => {
     if (length <= 0) return;
-    const start = Math.floor(offset / line) * line;
+    let start = Math.floor(offset / line) * line;
     const end = Math.min(size, Math.ceil((offset + length) / line) * line);
-    flushed.push(start, end);
+    while (start < end) {
+      const stop = Math.min(end, nextEdge(start, inner.windowSize));
+      flushed.push([start, Buffer.from(inner.view(start, stop - start))]);
+      start = stop;
+    }
   };
   const fence = (): void => {
     if (flushed.length > 0) {
       const ranges = flushed;
       flushed = [];
-      for (let i = 0; i < ranges.length; i += 2) copyBetween(inner, shadow, ranges[i], ranges[i + 1] - ranges[i]);
+      for (const [start, bytes] of ranges) writeInto(shadow, start, bytes);
     }
     fences++;
     onFence?.(fences);   // after carrying over, so an image taken here includes this fence

@@ -43,6 +43,17 @@ describe('what survives a crash (drop-unflushed)', () => {
     expect(readImage(m.crash(), 100, 4)).toEqual(Buffer.alloc(4));
   });
 
+  test('a store made after its line was flushed but before the fence is not durable until flushed again', () => {
+    const m = fresh();
+    m.view(200, 4).write('OLD!');
+    m.flush(200, 4);
+    m.view(200, 4).write('NEW!');   // after the flush: the write-back may have happened already
+    m.drain();
+    expect(readImage(m.crash(), 200, 4).toString()).toBe('OLD!');
+    m.persist(200, 4);
+    expect(readImage(m.crash(), 200, 4).toString()).toBe('NEW!');
+  });
+
   test('a flushed and fenced store survives, with the rest of its cache line and nothing of the next', () => {
     const m = fresh();
     m.view(0, 2 * LINE).fill(7);
