@@ -20,17 +20,7 @@ const GiB = 1024 * MiB;
 const TiB = 1024 * GiB;
 const IO = 4 * KiB;
 
-const TMPFS = 0x01021994;
-const RAMFS = 0x858458f6;
-
-function fsTypeOf(dir) {
-  try { return fs.statfsSync(dir).type; } catch { return null; }
-}
-
-function isRamFs(dir) {
-  const t = fsTypeOf(dir);
-  return t === TMPFS || t === RAMFS;
-}
+const { TMPFS, RAMFS, fsTypeOf, isRamFs } = require('./fstype');
 
 /** A directory on a real disk (fdatasync must reach a device), or null. */
 function diskDir(candidates) {

@@ -30,17 +30,7 @@ const FILE = 16 * MiB;
 const PAGES = FILE / P;
 const AGAIN_PAGES = 64;   // page() again walks these, already faulted
 
-const TMPFS = 0x01021994;
-const RAMFS = 0x858458f6;
-
-function fsTypeOf(dir) {
-  try { return fs.statfsSync(dir).type; } catch { return null; }
-}
-
-function isRamFs(dir) {
-  const t = fsTypeOf(dir);
-  return t === TMPFS || t === RAMFS;
-}
+const { isRamFs } = require('./fstype');
 
 /** Runs the cases; record(case, bytes, result) stores each figure for run.js's table. */
 function runMmCases({ ROOT, quick, measureInterleaved, record, imageDir }) {
