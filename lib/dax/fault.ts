@@ -17,6 +17,21 @@ function sigbus(message: string, cause?: unknown): DaxError {
   return new DaxError('SIGBUS', message, cause === undefined ? {} : { cause });
 }
 
+/** SIGBUS unless page `pageIndex` holds bytes of the file; returns the file's page count. */
+export function checkPageInFile(inode: DaxInode, pageIndex: number): number {
+  const pages = Math.ceil(inode.size / PAGE_SIZE);
+  if (pageIndex >= pages) {
+    throw sigbus(`page ${pageIndex} of inode ${inode.ino} is past the end of the file (${inode.size} bytes, ${pages} pages)`);
+  }
+  return pages;
+}
+
+/** A fault cannot return an errno: a failure to get a block is SIGBUS with the cause. */
+export function faultFailed(inode: DaxInode, pageIndex: number, err: unknown): DaxError {
+  const code = (err as { code?: string }).code ?? 'error';
+  return sigbus(`a write fault of page ${pageIndex} of inode ${inode.ino} could not get a block (${code})`, err);
+}
+
 /**
  * Faults file page `pageIndex` of `inode`. A page at or past ceil(size / 4096) is SIGBUS
  * (bytes past EOF inside the last page stay accessible). A read of a hole or an unwritten
@@ -28,10 +43,7 @@ function sigbus(message: string, cause?: unknown): DaxError {
  */
 export function daxFault(inode: DaxInode, pageIndex: number, access: FaultAccess, getBlock: GetBlock,
                          convert?: ConvertUnwritten, around = 1): FaultResult {
-  const pages = Math.ceil(inode.size / PAGE_SIZE);
-  if (pageIndex >= pages) {
-    throw sigbus(`page ${pageIndex} of inode ${inode.ino} is past the end of the file (${inode.size} bytes, ${pages} pages)`);
-  }
+  const pages = checkPageInFile(inode, pageIndex);
   if (access === 'read') {
     const m = getBlock(inode, pageIndex, 1, false);
     if (!m.mapped || m.unwritten) return ZERO;
@@ -56,7 +68,6 @@ export function daxFault(inode: DaxInode, pageIndex: number, access: FaultAccess
     }
     return { zero: false, deviceBlock: m.block, allocated: true, count: m.count };
   } catch (err) {
-    const code = (err as { code?: string }).code ?? 'error';
-    throw sigbus(`a write fault of page ${pageIndex} of inode ${inode.ino} could not get a block (${code})`, err);
+    throw faultFailed(inode, pageIndex, err);
   }
 }

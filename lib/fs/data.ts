@@ -4,6 +4,7 @@ import { BlockDevice, SECTOR_SIZE } from '../block';
 import { ConvertUnwritten, daxIO, daxTruncatePage, daxZeroPageRange, DaxInode, GetBlock } from '../dax';
 import { directIO } from '../mm/direct';
 import { PageCache, PageCacheOptions } from '../mm/pagecache';
+import { cachePages, daxPages, PageSource } from '../mm/pagesource';
 import { BLOCK_SIZE } from './layout';
 
 export interface DataPath {
@@ -25,10 +26,17 @@ export interface DataPath {
   forget(ino: number): void;
   /** Makes one file's written data durable (every file's when ino is undefined). */
   sync(ino?: number): void;
+  /** What file mappings map on this mount. */
+  readonly pages: PageSource;
+  /** Unmount, after sync: memory held for the mount goes. */
+  close(): void;
 }
 
 class DaxData implements DataPath {
-  constructor(private readonly device: BlockDevice) {}
+  readonly pages: PageSource;
+  constructor(private readonly device: BlockDevice) {
+    this.pages = daxPages(device);
+  }
   // O_DIRECT of a DAX file is the DAX path itself, as in the kernel.
   read(inode: DaxInode, buffer: Uint8Array, position: number, getBlock: GetBlock): number {
     return daxIO('read', inode, position, buffer, getBlock);
@@ -51,6 +59,7 @@ class DaxData implements DataPath {
   invalidate(): void {}   // no copies: the device is the file
   forget(): void {}
   sync(): void {}   // written data is durable when write() returns
+  close(): void {}
 }
 
 const ZERO_CHUNK = 1024 * 1024;
@@ -58,8 +67,10 @@ let zeros: Buffer | undefined;
 
 class CachedData implements DataPath {
   readonly cache: PageCache;
+  readonly pages: PageSource;
   constructor(private readonly device: BlockDevice, options?: PageCacheOptions) {
     this.cache = new PageCache(device, options);
+    this.pages = cachePages(this.cache);
   }
   read(inode: DaxInode, buffer: Uint8Array, position: number, getBlock: GetBlock, direct: boolean): number {
     return direct ? directIO('read', inode, position, buffer, getBlock, this.cache) : this.cache.read(inode, position, buffer, getBlock);
@@ -95,6 +106,9 @@ class CachedData implements DataPath {
     if (ino === undefined) this.cache.writebackAll();
     else this.cache.writeback(ino);
     this.device.flush();
+  }
+  close(): void {
+    this.cache.close();
   }
 }
 

@@ -160,7 +160,6 @@ export class FileHandle {
     if (write && !isPrivate && !this.flags.write) {
       throw new DaxError('EACCES', 'permission denied (a shared writable mapping needs the file open for writing), mmap', { errno: -13, syscall: 'mmap' });
     }
-    if (!this.fs.dax) throw new DaxError('EOPNOTSUPP', 'file mappings on a non-DAX mount need the page cache, mmap', { errno: -95, syscall: 'mmap' });
     return this.fs.mapFile(this.ino, offset, length, { write, private: isPrivate });
   }
 

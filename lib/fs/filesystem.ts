@@ -652,19 +652,18 @@ export class Filesystem {
     this.#io.write(this.#table.timesOffset(ino), this.#timesBytes);
   }
 
-  /** Called by FileHandle.mmap (arguments checked there): a DAX mapping of file `ino`. */
+  /** Called by FileHandle.mmap (arguments checked there): a mapping of file `ino`, onto the
+   *  device on a DAX mount, onto page-cache pages otherwise. */
   mapFile(ino: number, offset: number, length: number, options: { write: boolean; private: boolean }): FileMapping {
     this.#live('mmap');
-    if (!this.dax) {
-      throw new DaxError('EOPNOTSUPP', 'file mappings need a DAX mount in this version (mappings over the page cache are not built yet), mmap', { errno: -95, syscall: 'mmap' });
-    }
     const mapping: FileMapping = new FileMapping({
       ino, profile: this.profile,
       snapshot: () => {
         const inode = this.#ioInode(ino);
-        return { inode: this.#daxInode(inode), getBlock: this.#ioGetBlock(inode) };
+        // The page cache keeps the getBlock for writeback: it must be the live one.
+        return { inode: this.#daxInode(inode), getBlock: this.#dataGetBlock(inode) };
       },
-      device: this.device,
+      pages: this.#data.pages,
       getBlock: this.getBlock(ino),
       convert: this.#convert(ino),   // a write fault into an allocate()d block makes it written
       touch: () => this.#touch(ino),
@@ -785,6 +784,7 @@ export class Filesystem {
     this.#mappings.unmapAll();
     for (const h of [...this.#handles]) h.close();
     this.#data.sync();
+    this.#data.close();
     this.#io.barrier();
     this.#mounted = false;
     this.#claim.release();

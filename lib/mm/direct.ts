@@ -6,6 +6,7 @@ import { SECTOR_SIZE } from '../block';
 import { ConvertUnwritten, DaxInode, GetBlock, PAGE_SIZE } from '../dax';
 import { DaxError } from '../errors';
 import { checkBytes, checkSize } from '../validate';
+import { pinMemory } from './gup';
 import { PageCache } from './pagecache';
 
 const SECTORS_PER_PAGE = PAGE_SIZE / SECTOR_SIZE;
@@ -100,7 +101,8 @@ function writeRun(inode: DaxInode, pos: number, position: number, buffer: Uint8A
 }
 
 /**
- * An O_DIRECT read or write of a file on a non-DAX mount. Reads stop at EOF; holes and
+ * An O_DIRECT read or write of a file on a non-DAX mount (EFAULT when `buffer` cannot be
+ * pinned: a view of a DAX file mapping under 'linux-4.0'). Reads stop at EOF; holes and
  * unwritten blocks read as zeros. Writes allocate through getBlock(create); like the
  * kernel's, they are on the device when this returns and durable after the next flush
  * (fsync). The caller changes the size afterwards.
@@ -110,6 +112,9 @@ export function directIO(rw: DirectRw, inode: DaxInode, position: number, buffer
   checkSize(position, 'position');
   checkBytes(buffer, 'buffer');
   checkAligned(rw, position, buffer.byteLength);
+  // The block layer pins the user's pages for the transfer: a view of a DAX file mapping
+  // cannot be pinned under 'linux-4.0' (the seed's O_DIRECT case), so EFAULT, nothing moved.
+  pinMemory(buffer, rw, 'buffer');
   purge(cache, inode.ino, position, buffer.byteLength);
   return rw === 'read' ? directRead(inode, position, buffer, getBlock, cache)
     : directWrite(inode, position, buffer, getBlock, cache, convert);

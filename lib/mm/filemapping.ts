@@ -1,12 +1,13 @@
-// FileMapping: a VMA over part of a file on a DAX mount. JavaScript cannot trap a store,
-// so a fault is an explicit page(i, access) call; what it maps follows the kernel's DAX
-// rules (lib/dax/fault.ts), and views are revoked where the kernel would unmap PTEs.
-import type { BlockDevice } from '../block';
-import { ConvertUnwritten, daxFault, daxIO, DaxInode, FaultAccess, GetBlock, PAGE_SIZE } from '../dax';
+// FileMapping: a VMA over part of a file. JavaScript cannot trap a store, so a fault is an
+// explicit page(i, access) call; what it maps follows the kernel's DAX rules (lib/dax/fault.ts)
+// on a DAX mount and page-cache pages elsewhere (lib/mm/pagesource.ts), and views are
+// revoked where the kernel would unmap PTEs.
+import { ConvertUnwritten, DaxInode, FaultAccess, GetBlock, PAGE_SIZE } from '../dax';
 import { DaxError, argError } from '../errors';
 import { revokePageView, zeroPageView } from '../pmem/mapping';
 import { checkOneOf, checkSize } from '../validate';
 import { markDaxView, Profile } from './gup';
+import type { PageSource } from './pagesource';
 
 export const HUGE_SIZE = 2 * 1024 * 1024;
 const PAGES_PER_HUGE = HUGE_SIZE / PAGE_SIZE;
@@ -21,8 +22,8 @@ export interface MappedFile {
    *  fault reads and checks the inode once (allocation still goes to the filesystem). */
   snapshot(): { inode: DaxInode; getBlock: GetBlock };
   readonly getBlock: GetBlock;
-  /** Where the file's blocks live (fixed for the mount's lifetime). */
-  readonly device: BlockDevice;
+  /** What views map: device blocks (DAX) or page-cache pages (fixed for the mount's lifetime). */
+  readonly pages: PageSource;
   readonly convert?: ConvertUnwritten;
   /** A write fault changes the file: mtime and ctime. */
   touch(): void;
@@ -55,7 +56,7 @@ type PageKind = 'zero' | 'shared' | 'readonly' | 'copy';
 interface MappedPage {
   buffer: Buffer;
   kind: PageKind;
-  deviceBlock: number;   // -1 for the zero page and private copies
+  block: number;         // device block or cache slot; -1 for the zero page and private copies
 }
 
 interface RangeView {
@@ -65,7 +66,7 @@ interface RangeView {
 }
 
 export class FileMapping {
-  readonly dax = true;
+  readonly dax: boolean;
   readonly #file: MappedFile;
   readonly #o: FileMappingOptions;
   readonly #pages = new Map<number, MappedPage>();   // mapping page index -> view
@@ -78,6 +79,7 @@ export class FileMapping {
     this.#file = file;
     this.#o = options;
     this.#firstPage = offset / PAGE_SIZE;
+    this.dax = file.pages.dax;
   }
 
   get stats(): FileMappingStats {
@@ -104,7 +106,12 @@ export class FileMapping {
     if (index * PAGE_SIZE >= this.length) {
       throw argError('ERR_OUT_OF_RANGE', `The value of "index" is out of range. The mapping has ${Math.ceil(this.length / PAGE_SIZE)} pages. Received ${index}`);
     }
-    const had = this.#pages.get(index);
+    let had = this.#pages.get(index);
+    if (had && had.buffer.length === 0) {
+      // The page cache dropped the page under it (O_DIRECT invalidation): fault again.
+      this.#revokePage(index);
+      had = undefined;
+    }
     if (had && (a === 'read' || had.kind === 'shared' || had.kind === 'copy')) return had.buffer;
     if (had) {
       // mkwrite: the page was mapped for reading (the zero page or a read-only block).
@@ -124,19 +131,18 @@ export class FileMapping {
     const filePage = this.#firstPage + index;
     if (access === 'write' && this.#o.private) {
       // Copy on write: the page's current contents in anonymous memory; the file never changes.
-      daxFault(inode, filePage, 'read', getBlock);   // SIGBUS past EOF, as any fault
       const copy = Buffer.alloc(PAGE_SIZE);
-      daxIO('read', inode, filePage * PAGE_SIZE, copy, getBlock);
-      return { buffer: copy, kind: 'copy', deviceBlock: -1 };
+      file.pages.read(inode, filePage, copy, getBlock);   // SIGBUS past EOF, as any fault
+      return { buffer: copy, kind: 'copy', block: -1 };
     }
     // Fault-around for writes: right after a write fault of the page before (a sequential
     // pattern) allocate a cluster, so the next faults find blocks; a lone fault takes one
     // block, as the kernel's DAX fault does.
     const around = access === 'write' && this.#pages.get(index - 1)?.kind === 'shared' ? WRITE_AROUND : 1;
-    const r = daxFault(inode, filePage, access, getBlock, file.convert, around);
+    const r = file.pages.fault(inode, filePage, access, getBlock, file.convert, around);
     if (r.zero) {
       this.#stats.zeroPageMaps++;
-      return { buffer: this.#wrap(zeroPageView()), kind: 'zero', deviceBlock: -1 };
+      return { buffer: this.#wrap(zeroPageView()), kind: 'zero', block: -1 };
     }
     if (r.allocated) {
       this.#stats.majorFaults++;
@@ -146,23 +152,19 @@ export class FileMapping {
     // A read fault of a shared writable mapping maps the block writable: a store cannot be
     // trapped for mkwrite, so it reaches the file as it would after the kernel's mkwrite.
     const readOnly = this.#o.readOnly || !this.#o.write || this.#o.private;
-    return { buffer: this.#wrap(this.#deviceView(r.deviceBlock, 1, readOnly)), kind: readOnly ? 'readonly' : 'shared', deviceBlock: r.deviceBlock };
-  }
-
-  #deviceView(deviceBlock: number, count: number, readOnly: boolean): ArrayBuffer {
-    const ops = this.#file.device.dax;
-    if (!ops?.pageView) throw new DaxError('EOPNOTSUPP', 'this device cannot hand out page views', { errno: -95, syscall: 'mmap' });
-    return ops.pageView(deviceBlock * PAGE_SIZE, count * PAGE_SIZE, readOnly);
+    return { buffer: this.#wrap(file.pages.view(r.deviceBlock, 1, readOnly)), kind: readOnly ? 'readonly' : 'shared', block: r.deviceBlock };
   }
 
   #wrap(ab: ArrayBuffer): Buffer {
-    markDaxView(ab, this.#file.profile);
+    // Page-cache pages are ordinary memory to get_user_pages: only DAX views are refused.
+    if (this.dax) markDaxView(ab, this.#file.profile);
     return Buffer.from(ab);
   }
 
   /**
    * One view of [offset, offset+length) of the mapping (page aligned), every page faulted
-   * first; EOPNOTSUPP unless the pages are one contiguous run of device blocks.
+   * first; EOPNOTSUPP unless the pages are one contiguous run of device blocks (DAX) or of
+   * page-cache memory (pages first mapped in order usually are).
    */
   view(offset: number, length: number, access: FaultAccess = 'read'): Buffer {
     this.#live();
@@ -184,17 +186,17 @@ export class FileMapping {
     for (let i = 0; i < count; i++) {
       this.page(first + i, access);
       const q = this.#pages.get(first + i)!;
-      if (q.deviceBlock < 0 || (i > 0 && (q.deviceBlock !== start + i || q.kind !== kind))) {
-        throw new DaxError('EOPNOTSUPP', `${what}: pages ${first}..${first + count - 1} are not one contiguous run of device blocks ` +
-          `(${q.deviceBlock < 0 ? `page ${first + i} is ${q.kind === 'zero' ? 'a hole (the zero page)' : 'a private copy'}` : `page ${first + i} is elsewhere`}); ` +
+      if (q.block < 0 || (i > 0 && (q.block !== start + i || q.kind !== kind))) {
+        throw new DaxError('EOPNOTSUPP', `${what}: pages ${first}..${first + count - 1} are not one contiguous run of ${this.dax ? 'device blocks' : 'page-cache memory'} ` +
+          `(${q.block < 0 ? `page ${first + i} is ${q.kind === 'zero' ? 'a hole (the zero page)' : 'a private copy'}` : `page ${first + i} is elsewhere`}); ` +
           'allocate() the range first so its blocks are contiguous', { errno: -95, syscall: 'mmap' });
       }
-      if (i === 0) { start = q.deviceBlock; kind = q.kind; }
+      if (i === 0) { start = q.block; kind = q.kind; }
     }
     if (start % align !== 0) {
       throw new DaxError('EINVAL', `${what}: device block ${start} is not ${align * PAGE_SIZE}-byte aligned, so it cannot be mapped as one huge page`, { errno: -22, syscall: 'mmap' });
     }
-    const buffer = this.#wrap(this.#deviceView(start, count, kind !== 'shared'));
+    const buffer = this.#wrap(this.#file.pages.view(start, count, kind !== 'shared'));
     this.#ranges.add({ buffer, first, count });
     return buffer;
   }
@@ -204,6 +206,9 @@ export class FileMapping {
     this.#live();
     checkSize(index, 'index');
     const a = this.#checkAccess(access);
+    if (!this.dax) {
+      throw new DaxError('EOPNOTSUPP', 'huge(): 2 MiB mappings need a DAX mount (page-cache mappings are 4 KiB pages)', { errno: -95, syscall: 'mmap' });
+    }
     if (this.#file.profile !== 'modern') {
       throw new DaxError('EOPNOTSUPP', "huge(): 2 MiB mappings need a mount with profile=modern (the linux-4.0 profile maps 4 KiB pages only)", { errno: -95, syscall: 'mmap' });
     }
@@ -216,13 +221,13 @@ export class FileMapping {
     return this.#range(index * PAGES_PER_HUGE, PAGES_PER_HUGE, a, 'huge', PAGES_PER_HUGE);
   }
 
-  /** msync: makes the stores through writable views durable. */
+  /** msync: makes the stores through writable views durable (DAX: flushed; otherwise
+   *  written back from the page cache and flushed). */
   sync(): void {
     this.#live();
-    const device = this.#file.device;
-    for (const p of this.#pages.values()) {
-      if (p.kind === 'shared' && p.buffer.length) device.persist(p.deviceBlock * PAGE_SIZE, PAGE_SIZE);
-    }
+    const blocks: number[] = [];
+    for (const p of this.#pages.values()) if (p.kind === 'shared' && p.buffer.length) blocks.push(p.block);
+    if (blocks.length) this.#file.pages.sync(this.#file.ino, blocks);
   }
 
   /** Revokes every view handed out (length 0 afterwards). Idempotent. */

@@ -4,8 +4,11 @@
 // the filesystem's getBlock, asked again at each transfer (truncate and hole punching move
 // blocks, so a cached page never remembers its block).
 import { BlockDevice, SECTOR_SIZE } from '../block';
-import { BlockMapping, ConvertUnwritten, DaxInode, GetBlock, PAGE_SIZE } from '../dax';
+import { BlockMapping, ConvertUnwritten, DaxInode, FaultAccess, FaultResult, GetBlock, PAGE_SIZE } from '../dax';
+import { checkPageInFile, faultFailed } from '../dax/fault';
 import { argError, DaxError } from '../errors';
+import { revokePageView } from '../pmem/mapping';
+import { PageArena } from './pagearena';
 import { checkBytes, checkInteger, checkOptions, checkSize } from '../validate';
 
 const SECTORS_PER_PAGE = PAGE_SIZE / SECTOR_SIZE;
@@ -14,8 +17,13 @@ const MAX_RUN = 256;   // pages per device transfer (1 MiB)
 interface Page {
   readonly ino: number;
   readonly index: number;
-  readonly data: Buffer;   // PAGE_SIZE bytes; past EOF always zeros
+  data: Buffer;            // PAGE_SIZE bytes; past EOF always zeros
   dirty: boolean;
+  /** Mapped pages: the arena slot holding `data`, and the views handed out over it. */
+  slot?: number;
+  views?: ArrayBuffer[];
+  /** The views through which a store can reach the page: it counts as dirty while any lives. */
+  writable?: ArrayBuffer[];
 }
 
 /** How to reach a file's blocks at writeback: remembered from the write that dirtied it. */
@@ -45,6 +53,8 @@ export class PageCache {
   readonly #lru = new Map<Page, true>();
   readonly #files = new Map<number, Map<number, Page>>();
   readonly #owners = new Map<number, Owner>();
+  readonly #arena = new PageArena();
+  readonly #bySlot = new Map<number, Page>();
   #dirty = 0;
   #hits = 0;
   #misses = 0;
@@ -78,7 +88,7 @@ export class PageCache {
   }
 
   #add(ino: number, index: number, data: Buffer): Page {
-    while (this.#lru.size >= this.maxPages) this.#evictOne();
+    while (this.#lru.size >= this.maxPages && this.#evictOne());
     const p: Page = { ino, index, data, dirty: false };
     let file = this.#files.get(ino);
     if (!file) this.#files.set(ino, file = new Map());
@@ -89,6 +99,13 @@ export class PageCache {
   }
 
   #drop(p: Page): void {
+    if (p.slot !== undefined) {
+      // Whoever dropped it (truncate, hole punch, O_DIRECT) made its views stale: revoke
+      // them before the slot can hold another page.
+      for (const v of p.views!) revokePageView(v);
+      this.#bySlot.delete(p.slot);
+      this.#arena.free(p.slot);
+    }
     this.#lru.delete(p);
     const file = this.#files.get(p.ino);
     file?.delete(p.index);
@@ -101,11 +118,16 @@ export class PageCache {
     p.dirty = true;
   }
 
-  /** Drops the least recently used page; a dirty one is written back first (no flush). */
-  #evictOne(): void {
-    const oldest = this.#lru.keys().next().value as Page;
-    if (oldest.dirty) this.#writePages(oldest.ino, [oldest]);
-    this.#drop(oldest);
+  /** Drops the least recently used page that no mapping maps (those stay, as if locked);
+   *  a dirty one is written back first (no flush). False when every page is mapped. */
+  #evictOne(): boolean {
+    for (const p of this.#lru.keys()) {
+      if (this.#mapped(p)) continue;
+      if (p.dirty) this.#writePages(p.ino, [p]);
+      this.#drop(p);
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -220,7 +242,7 @@ export class PageCache {
    * per contiguous run, then, after a flush, converts unwritten blocks that now hold data.
    */
   #writePages(ino: number, pages: Page[]): void {
-    const dirty = pages.filter((p) => p.dirty).sort((a, b) => a.index - b.index);
+    const dirty = pages.filter((p) => this.#mapped(p) && p.writable!.length > 0 || p.dirty).sort((a, b) => a.index - b.index);
     if (dirty.length === 0) return;
     const owner = this.#owners.get(ino);
     if (!owner) throw new DaxError('EIO', `page cache: dirty pages of inode ${ino} and no way to reach its blocks`, { errno: -5 });
@@ -239,7 +261,7 @@ export class PageCache {
         if (m.unwritten) converted.push([run[0].index, n]);
       }
       // An unmapped dirty page lost its block to a truncate or punch: nothing to keep.
-      for (const p of run) { p.dirty = false; this.#dirty--; }
+      for (const p of run) if (p.dirty) { p.dirty = false; this.#dirty--; }
       i += n;
     }
     if (converted.length > 0 && owner.convert) {
@@ -317,5 +339,91 @@ export class PageCache {
     if (!this.#owners.has(inode.ino)) this.#owners.set(inode.ino, { inode, getBlock });
     this.#writePages(inode.ino, [p]);
     this.device.flush();
+  }
+
+  // --- file mappings ----------------------------------------------------------------------
+
+  /** True while a live view maps the page. Views revoked since (unmap, mkwrite) are
+   *  forgotten here; a writable one may have been stored through, so the page turns dirty. */
+  #mapped(p: Page): boolean {
+    if (!p.views) return false;
+    const live = (v: ArrayBuffer): boolean => v.byteLength > 0;
+    if (!p.writable!.every(live)) {
+      p.writable = p.writable!.filter(live);
+      this.#markDirty(p);
+    }
+    if (!p.views.every(live)) p.views = p.views.filter(live);
+    return p.views.length > 0;
+  }
+
+  /** Moves a page into an arena slot (once), where it can have views. */
+  #pin(p: Page): number {
+    if (p.slot === undefined) {
+      const slot = this.#arena.alloc();
+      const data = this.#arena.data(slot);
+      data.set(p.data);
+      p.data = data;
+      p.slot = slot;
+      p.views = [];
+      p.writable = [];
+      this.#bySlot.set(slot, p);
+    }
+    return p.slot;
+  }
+
+  /**
+   * A fault of page `index` of a file on a non-DAX mount: the zero page for a read of a hole
+   * or an unwritten block (nothing allocated, nothing cached), else the cached page (read in
+   * if needed), named by its arena slot. A write allocates with getBlock(create) first; its
+   * failure is SIGBUS with the cause. Past EOF: SIGBUS.
+   */
+  fault(inode: DaxInode, index: number, access: FaultAccess, getBlock: GetBlock, convert?: ConvertUnwritten): FaultResult {
+    checkPageInFile(inode, index);
+    // Stores through a shared writable view reach the device only at writeback: remember how.
+    this.#owners.set(inode.ino, { inode, getBlock, convert });
+    let allocated = false;
+    let m: BlockMapping | undefined;
+    if (access === 'write') {
+      try {
+        // An unwritten block stays so until writeback has put the page's bytes in it.
+        const had = getBlock(inode, index, 1, false);
+        m = had.mapped ? had : getBlock(inode, index, 1, true);
+        if (!m.mapped) throw new DaxError('EIO', `getBlock(create) left block ${index} of inode ${inode.ino} unmapped`, { errno: -5 });
+        allocated = !had.mapped || had.unwritten;
+      } catch (err) {
+        throw faultFailed(inode, index, err);
+      }
+    }
+    let p = this.#find(inode.ino, index);
+    if (!p) {
+      m ??= getBlock(inode, index, 1, false);
+      if (!m.mapped || m.unwritten && access === 'read') return { zero: true };
+      p = this.#load(inode, index, 1, m, () => false)[0];
+    }
+    if (access === 'write') this.#markDirty(p);
+    return { zero: false, deviceBlock: this.#pin(p), allocated, count: 1 };
+  }
+
+  /** A view of `count` mapped pages from arena slot `slot` (consecutive slots of one arena). */
+  view(slot: number, count: number, readOnly: boolean): ArrayBuffer {
+    const pages: Page[] = [];
+    for (let i = 0; i < count; i++) {
+      const p = this.#bySlot.get(slot + i);
+      if (!p) throw new DaxError('EINVAL', `page-cache slot ${slot + i} holds no page`, { errno: -22, syscall: 'mmap' });
+      pages.push(p);
+    }
+    const v = this.#arena.view(slot, count, readOnly);
+    for (const p of pages) {
+      p.views!.push(v);
+      if (!readOnly) p.writable!.push(v);
+    }
+    return v;
+  }
+
+  /** Unmount: every mapped page's memory goes (views detached first). */
+  close(): void {
+    for (const p of [...this.#lru.keys()]) this.#drop(p);
+    this.#owners.clear();
+    this.#arena.close();
   }
 }

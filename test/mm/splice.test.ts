@@ -137,3 +137,13 @@ test('splice checks its arguments: types, count <= target length, EBADF for a ha
   fs.unmount();
   expect(codeOf(() => fs.splice(input, 0, Buffer.alloc(4), 1))).toBe('EBADF');
 });
+
+test('linux-4.0: sendfile and splice from a file on a non-DAX mount pin page-cache pages and work', () => {
+  mountFresh('nodax');
+  const { input, out } = withData();
+  expect(fs.sendfile(out, input, 0, 2 * P)).toBe(2 * P);
+  expect(fs.readFile('/out').equals(DATA.subarray(0, 2 * P))).toBe(true);
+  const target = Buffer.alloc(100);
+  expect(fs.splice(input, 5, target, 100)).toBe(100);
+  expect(target.equals(DATA.subarray(5, 105))).toBe(true);
+});
