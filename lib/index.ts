@@ -10,7 +10,7 @@ export type { BlockDevice, DirectAccess, DaxOperations, BadBlockList, WindowedOp
 export { daxIO, daxZeroPageRange, daxTruncatePage } from './dax';
 export type { DaxInode, BlockMapping, GetBlock, ConvertUnwritten, DaxRw } from './dax';
 export { mkfs, mount, fsck } from './fs';
-export type { Filesystem, FileHandle, Stats, Statfs, MountOptions, MkfsOptions, FsckOptions, FsckResult, Profile } from './fs';
+export type { Filesystem, FileHandle, PromiseFileHandle, Stats, Statfs, MountOptions, MkfsOptions, FsckOptions, FsckResult, Profile, OnProgress } from './fs';
 export { pinUserPages, registerMemoryRegion } from './mm';
 export type { FileMapping, FileMappingStats } from './mm';
 export { testing } from './testing';

@@ -68,3 +68,11 @@ export function checkOneOf<T extends string>(value: unknown, name: string, allow
   }
   return value as T;
 }
+
+export function checkFunction<T extends (...args: never[]) => unknown>(value: unknown, name: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') {
+    throw argError('ERR_INVALID_ARG_TYPE', `The "${name}" property must be of type function. Received ${describe(value)}`);
+  }
+  return value as T;
+}

@@ -5,7 +5,7 @@ import { mkfs } from '../fs/mkfs';
 import { formatSize, parseArgs, parseSize, UsageError } from './args';
 import { Command, table } from './command';
 import { createDevice, imageArgument, openDevice, OpenDevice, withImages } from './image';
-import { withStatus } from './progress';
+import { withProgress } from './progress';
 import { at } from './report';
 
 const MIN_SIZE = 4 * 2 ** 20;     // lib/fs needs 4 MiB
@@ -41,7 +41,7 @@ Example:
       try {
         dev = createDevice(image, { size, force: a.flags.has('force') });
         const { device } = dev;
-        withStatus(`mkfs: formatting ${image}`, device.size, () => mkfs(device, { label }));
+        withProgress(`mkfs ${image}`, (onProgress) => mkfs(device, { label, onProgress }));
       } catch (e) {
         dev?.close();
         if (!existed) fs.rmSync(image, { force: true });   // leave nothing half-made behind
@@ -80,8 +80,8 @@ Example:
     return at(image, () => {
       const dev = openDevice(image);
       try {
-        const check = () => withStatus(`fsck: checking ${image}`, dev.device.size, () => fsck(dev.device, { repair }));
-        const first = check();
+        const check = (fix: boolean) => withProgress(`fsck ${image}`, (onProgress) => fsck(dev.device, { repair: fix, onProgress }));
+        const first = check(repair);
         if (first.clean) {
           console.log(`${image}: clean`);
           return 0;
@@ -93,7 +93,7 @@ Example:
           return 1;
         }
         for (const r of first.repaired) console.log(`  repaired: ${r}`);
-        const again = fsck(dev.device);
+        const again = check(false);
         if (again.clean) {
           console.log(`${image}: clean after repair`);
           return 0;

@@ -28,6 +28,27 @@ function escapeXml(text: string): string {
 }
 
 const COLORS = ['#1b7837', '#5aae61', '#2166ac', '#b2182b', '#762a83'];
+const MARGIN = 12;
+
+/**
+ * About how wide `text` is in a sans-serif font of `size` px. SVG cannot measure text, so
+ * widths of character classes, a little over DejaVu Sans's (the wide default of Linux
+ * desktops and rsvg), keep labels inside the picture; narrower fonts just leave more room.
+ */
+export function textWidth(text: string, size: number, bold = false): number {
+  let em = 0;
+  for (const c of text) {
+    if (/[ijl.,:;'|!]/.test(c)) em += 0.3;
+    else if (c === ' ') em += 0.32;
+    else if (/[ftr()[\]/\-IJ]/.test(c)) em += 0.42;
+    else if (/[mwMW]/.test(c)) em += 0.98;
+    else if (c === '_') em += 0.5;
+    else if (/[+<>=&%@#]/.test(c)) em += 0.84;
+    else if (/[A-Z]/.test(c)) em += 0.72;
+    else em += 0.63;
+  }
+  return em * size * (bold ? 1.08 : 1);
+}
 
 /** The SVG text; bars are drawn top to bottom in the order given. */
 export function plotSvg(plot: Plot): string {
@@ -39,18 +60,20 @@ export function plotSvg(plot: Plot): string {
   const lo = Math.floor(Math.log10(Math.min(...plot.bars.map((b) => b.ns))));
   let hi = Math.ceil(Math.log10(Math.max(...plot.bars.map((b) => b.ns))));
   if (hi === lo) hi = lo + 1;
-  const labelWidth = 8 + 7 * Math.max(...plot.bars.map((b) => b.label.length));
-  const left = Math.max(160, labelWidth);
-  const plotWidth = 520;
-  const right = 90;     // room for the value printed after the longest bar
   const top = 64;
   const barHeight = 26;
   const gap = 12;
   const axisY = top + plot.bars.length * (barHeight + gap);
-  // Text is not measured in SVG: about 7 px a character at 13 px sans-serif is enough room.
-  const width = Math.ceil(Math.max(left + plotWidth + right, 24 + 7 * plot.subtitle.length, 24 + 9 * plot.title.length));
-  const height = axisY + 44;
+  // The label column is as wide as the longest label, the plot a fixed 520 px; what is right
+  // of the plot is room for the figure printed after each bar.
+  const left = Math.ceil(MARGIN + Math.max(...plot.bars.map((b) => textWidth(b.label, 13))) + 8);
+  const plotWidth = 520;
   const x = (ns: number): number => left + ((Math.log10(ns) - lo) / (hi - lo)) * plotWidth;
+  const valueEnd = Math.max(...plot.bars.map((b) => Math.max(left + 2, x(b.ns)) + 6 + textWidth(formatNs(b.ns), 13)));
+  const lastTick = left + plotWidth + textWidth(formatDecade(10 ** hi), 13) / 2;
+  const width = Math.ceil(Math.max(Math.max(valueEnd, lastTick) + MARGIN, 2 * MARGIN + textWidth(plot.subtitle, 13),
+    2 * MARGIN + textWidth(plot.title, 16, true)));
+  const height = axisY + 44;
   const r = (v: number): string => String(Math.round(v * 10) / 10);
 
   const out: string[] = [];
@@ -58,14 +81,27 @@ export function plotSvg(plot: Plot): string {
     `font-family="sans-serif" font-size="13" data-scale="log10" data-axis-min="${10 ** lo}" data-axis-max="${10 ** hi}">`);
   out.push(`<title>${escapeXml(plot.title)}</title>`);
   out.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
-  out.push(`<text x="12" y="24" font-size="16" font-weight="bold">${escapeXml(plot.title)}</text>`);
-  out.push(`<text x="12" y="44" fill="#555555">${escapeXml(plot.subtitle)}</text>`);
+  out.push(`<text x="${MARGIN}" y="24" font-size="16" font-weight="bold">${escapeXml(plot.title)}</text>`);
+  out.push(`<text x="${MARGIN}" y="44" fill="#555555">${escapeXml(plot.subtitle)}</text>`);
+  // Over many decades the labels would touch: then every second (third...) decade is named.
+  const labelRoom = Math.max(...Array.from({ length: hi - lo + 1 }, (_, i) => textWidth(formatDecade(10 ** (lo + i)), 13))) + 10;
+  const every = Math.ceil(labelRoom / (plotWidth / (hi - lo)));
   for (let d = lo; d <= hi; d++) {
     const tx = r(x(10 ** d));
     out.push(`<line class="tick" x1="${tx}" y1="${top - 6}" x2="${tx}" y2="${axisY}" stroke="#dddddd"/>`);
-    out.push(`<text class="tick-label" x="${tx}" y="${axisY + 18}" text-anchor="middle" fill="#555555">${formatDecade(10 ** d)}</text>`);
+    if ((d - lo) % every === 0) {
+      out.push(`<text class="tick-label" x="${tx}" y="${axisY + 18}" text-anchor="middle" fill="#555555">${formatDecade(10 ** d)}</text>`);
+    }
   }
   out.push(`<line x1="${left}" y1="${axisY}" x2="${left + plotWidth}" y2="${axisY}" stroke="#333333"/>`);
+  // A log axis is read by its marks: a long one at each decade, short ones at 2x..9x.
+  for (let d = lo; d <= hi; d++) {
+    out.push(`<line x1="${r(x(10 ** d))}" y1="${axisY}" x2="${r(x(10 ** d))}" y2="${axisY + 6}" stroke="#333333"/>`);
+    for (let k = 2; k <= 9 && d < hi; k++) {
+      const mx = r(x(k * 10 ** d));
+      out.push(`<line class="minor-tick" x1="${mx}" y1="${axisY}" x2="${mx}" y2="${axisY + 3}" stroke="#333333"/>`);
+    }
+  }
   out.push(`<text x="${left + plotWidth / 2}" y="${axisY + 38}" text-anchor="middle" fill="#333333">latency per 4 KiB write (log scale; shorter is faster)</text>`);
   plot.bars.forEach((b, i) => {
     const y = top + i * (barHeight + gap);
@@ -81,6 +117,7 @@ export function plotSvg(plot: Plot): string {
 }
 
 export function formatNs(ns: number): string {
+  if (ns >= 1e9) return `${(ns / 1e9).toFixed(2)} s`;
   if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
   if (ns >= 1e4) return `${(ns / 1e3).toFixed(1)} us`;
   if (ns >= 1e3) return `${(ns / 1e3).toFixed(2)} us`;

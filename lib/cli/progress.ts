@@ -23,6 +23,9 @@ function writeStderr(text: string): void {
   } catch { /* stderr closed: progress is optional */ }
 }
 
+/** What a bar counts: bytes (shown with their size and rate) or units of work (a percentage). */
+export type ProgressUnit = 'bytes' | 'steps';
+
 export class Progress {
   readonly #on = enabled();
   readonly #start = Date.now();
@@ -30,12 +33,24 @@ export class Progress {
   #done = 0;
   #shown = false;
 
-  constructor(private readonly label: string, private readonly total: number,
-              private readonly write: (text: string) => void = writeStderr) {}
+  constructor(private readonly label: string, private total: number,
+              private readonly write: (text: string) => void = writeStderr,
+              private readonly unit: ProgressUnit = 'bytes') {}
 
-  /** Counts `n` more bytes done. */
+  /** Counts `n` more done. */
   add(n: number): void {
     this.#done += n;
+    this.#draw();
+  }
+
+  /** For work that reports its own count (mkfs, fsck): `done` of `total` now. */
+  set(done: number, total: number): void {
+    this.#done = done;
+    this.total = total;
+    this.#draw();
+  }
+
+  #draw(): void {
     if (!this.#on) return;
     const now = Date.now();
     if (now - this.#start < DELAY_MS || now - this.#last < INTERVAL_MS) return;
@@ -43,9 +58,13 @@ export class Progress {
     this.#shown = true;
     const share = this.total > 0 ? Math.min(1, this.#done / this.total) : 1;
     const filled = Math.round(share * WIDTH);
+    const bar = `\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(Math.floor(share * 100)).padStart(3)}%`;
+    if (this.unit === 'steps') {
+      this.write(`${bar}\x1b[K`);
+      return;
+    }
     const rate = this.#done / ((now - this.#start) / 1000);
-    this.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(Math.floor(share * 100)).padStart(3)}%` +
-      `  ${formatSize(this.#done)} / ${formatSize(this.total)}  ${formatSize(Math.round(rate))}/s\x1b[K`);
+    this.write(`${bar}  ${formatSize(this.#done)} / ${formatSize(this.total)}  ${formatSize(Math.round(rate))}/s\x1b[K`);
   }
 
   /** Clears the bar, so what follows starts on a clean line. */
@@ -56,15 +75,15 @@ export class Progress {
 }
 
 /**
- * A one-line status for a step that reports no progress of its own (lib/fs's mkfs and
- * fsck take no progress callback yet): shown while `fn` runs, for big devices only.
+ * Runs `fn` with an onProgress callback for lib/fs (mkfs, fsck) that draws a bar on stderr,
+ * and clears the bar when `fn` ends, however it ends.
  */
-export function withStatus<T>(text: string, bytes: number, fn: () => T): T {
-  const show = enabled() && bytes >= 4 * 2 ** 30;
-  if (show) writeStderr(`${text} (${formatSize(bytes)})...`);
+export function withProgress<T>(label: string, fn: (onProgress: (done: number, total: number) => void) => T,
+                                write: (text: string) => void = writeStderr): T {
+  const bar = new Progress(label, 0, write, 'steps');
   try {
-    return fn();
+    return fn((done, total) => bar.set(done, total));
   } finally {
-    if (show) writeStderr('\r\x1b[K');
+    bar.end();
   }
 }

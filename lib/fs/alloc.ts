@@ -158,7 +158,8 @@ export class BlockAllocator {
    * superblock used, the rest free, bits past the device's end used) and the summary, with
    * direct writes in large chunks, then a barrier.
    */
-  static format(io: MetaIO, layout: Layout): void {
+  /** `advance` is told each chunk's bitmap blocks as they are written (mkfs's progress). */
+  static format(io: MetaIO, layout: Layout, advance?: (blocks: number) => void): void {
     const groupsPerChunk = FORMAT_CHUNK / BLOCK_SIZE;
     const chunk = Buffer.alloc(FORMAT_CHUNK);
     for (let g0 = 0; g0 < layout.groups; g0 += groupsPerChunk) {
@@ -176,6 +177,7 @@ export class BlockAllocator {
       used(layout.backupSuperblock, layout.backupSuperblock + 1);
       used(layout.blocks, end);
       io.write((layout.bitmapStart + g0) * BLOCK_SIZE, buf);
+      advance?.(g1 - g0);
     }
     const summary = Buffer.alloc(layout.summaryBlocks * BLOCK_SIZE);
     for (let g = 0; g < layout.groups; g++) summary.writeUInt32LE(BlockAllocator.#formattedFree(layout, g), g * 4);
@@ -334,7 +336,7 @@ export class InodeAllocator {
   }
 
   /** mkfs: inodes 0 and 1 (reserved) and 2 (the root) used, the rest free, bits past the table used. */
-  static format(io: MetaIO, layout: Layout): void {
+  static format(io: MetaIO, layout: Layout, advance?: (blocks: number) => void): void {
     const bytes = layout.inodeBitmapBlocks * BLOCK_SIZE;
     const chunk = Buffer.alloc(Math.min(bytes, FORMAT_CHUNK));
     for (let at = 0; at < bytes; at += chunk.length) {
@@ -350,6 +352,7 @@ export class InodeAllocator {
       used(0, FIRST_FREE_INODE);
       used(layout.inodeCount, end);
       io.write(layout.inodeBitmapStart * BLOCK_SIZE + at, buf);
+      advance?.(buf.length / BLOCK_SIZE);
     }
     io.barrier();
   }

@@ -9,7 +9,7 @@
 // directories never have unwritten extents.
 import { BlockDevice } from '../block';
 import { DaxError } from '../errors';
-import { checkOptions } from '../validate';
+import { checkFunction, checkOptions } from '../validate';
 import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
 import { claimDevice } from './claim';
 import * as dir from './dir';
@@ -18,11 +18,17 @@ import { Journal, Transaction } from './journal';
 import { BLOCK_SIZE, BLOCKS_PER_GROUP, Layout } from './layout';
 import { DeviceLocks } from './locking';
 import { metaIO, MetaIO } from './metaio';
+import { OnProgress, ProgressReporter } from './progress';
 import { DirectoryBlocks, journalArea } from './storage';
 import { readSuperblock, writeSuperblocks } from './superblock';
 
 export interface FsckOptions {
   repair?: boolean;
+  /** Called as the check goes (units: inodes walked and block groups checked), at most
+   *  about 100 times; `done` never falls and, when fsck returns, the last call had
+   *  done === total. Not called when fsck stops early (no superblock, or a journal to
+   *  replay without repair). */
+  onProgress?: OnProgress;
 }
 
 export interface FsckResult {
@@ -37,7 +43,8 @@ interface Walk {
   owner: Map<number, number>;          // device block -> inode that uses it
 }
 
-function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, layout: Layout, problems: string[]): Walk {
+function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, layout: Layout, problems: string[],
+                  visited: () => void): Walk {
   const w: Walk = { inodes: new Map(), links: new Map([[ROOT_INODE, 1]]), owner: new Map() };
   const claim = (ino: number, block: number, count: number) => {
     for (let b = block; b < block + count; b++) {
@@ -55,6 +62,7 @@ function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, la
   while (queue.length) {
     const ino = queue.shift()!;
     if (w.inodes.has(ino)) continue;
+    visited();
     let inode: Inode;
     try {
       inode = table.read(tx, ino);
@@ -104,16 +112,19 @@ function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, la
 export function fsck(device: BlockDevice, options?: FsckOptions): FsckResult {
   const o = checkOptions<FsckOptions>(options, 'options');
   const repair = o.repair === true;
+  const progress = new ProgressReporter(checkFunction<OnProgress>(o.onProgress, 'options.onProgress'));
   const claim = claimDevice(device, repair, 'fsck');
   try {
     using _meta = new DeviceLocks(claim.domain).metadata(true);
-    return check(device, repair);
+    const result = check(device, repair, progress);
+    progress.finish();
+    return result;
   } finally {
     claim.release();
   }
 }
 
-function check(device: BlockDevice, repair: boolean): FsckResult {
+function check(device: BlockDevice, repair: boolean, progress: ProgressReporter): FsckResult {
   const problems: string[] = [];
   const repaired: string[] = [];
   const io: MetaIO = metaIO(device);
@@ -140,13 +151,17 @@ function check(device: BlockDevice, repair: boolean): FsckResult {
     }
     repaired.push('replayed the journal');
   }
-  const journal = Journal.open(io, area);
-  const blocks = new BlockAllocator(io, layout);
+  const journal = Journal.open(io, area);   // replays a pending transaction (repair only reaches here then)
   const inodes = new InodeAllocator(io, layout);
+  const allocated = inodes.allocatedInodes();   // one pass over the inode bitmap, as replayed
+  progress.start(allocated.length + layout.groups);
+  const blocks = new BlockAllocator(io, layout);
   const table = new InodeTable(layout, blocks);
   const tx = journal.begin();
   const walkProblems: string[] = [];
-  const w = walkTree(tx, table, blocks, layout, walkProblems);
+  let walked = 0;
+  const w = walkTree(tx, table, blocks, layout, walkProblems, () => { if (walked++ < allocated.length) progress.advance(1); });
+  progress.advance(Math.max(0, allocated.length - walked));
   problems.push(...walkProblems);
 
   // Link counts.
@@ -161,11 +176,15 @@ function check(device: BlockDevice, repair: boolean): FsckResult {
   }
 
   // Inodes allocated but unreachable (orphans), reachable but free.
+  // Only inodes set in the bitmap or reached by the walk can be either, in inode order.
   const orphans: number[] = [];
-  for (let ino = ROOT_INODE; ino < layout.inodeCount; ino++) {
-    const allocated = inodes.isAllocated(ino);
-    if (allocated && !w.inodes.has(ino)) { orphans.push(ino); problems.push(`inode ${ino} is allocated but no directory links it`); }
-    if (!allocated && w.inodes.has(ino)) problems.push(`inode ${ino} is linked but marked free in the inode bitmap`);
+  const inBitmap = new Set(allocated);
+  const candidates = [...new Set([...allocated, ...w.inodes.keys()])]
+    .filter((ino) => ino >= ROOT_INODE && ino < layout.inodeCount).sort((a, b) => a - b);
+  for (const ino of candidates) {
+    const marked = inBitmap.has(ino);
+    if (marked && !w.inodes.has(ino)) { orphans.push(ino); problems.push(`inode ${ino} is allocated but no directory links it`); }
+    if (!marked && w.inodes.has(ino)) problems.push(`inode ${ino} is linked but marked free in the inode bitmap`);
   }
 
   // Blocks allocated but unreferenced, per group (the bitmap against what the walk found),
@@ -174,6 +193,7 @@ function check(device: BlockDevice, repair: boolean): FsckResult {
   for (const b of w.owner.keys()) usedByFiles[Math.floor(b / BLOCKS_PER_GROUP)]++;
   const badSummary: number[] = [];
   for (let g = 0; g < layout.groups; g++) {
+    progress.advance(1);
     const { bitmapFree, summaryFree } = blocks.countGroup(g);
     if (bitmapFree !== summaryFree) {
       problems.push(`block group ${g}: the summary counts ${summaryFree} free blocks, the bitmap ${bitmapFree}`);

@@ -10,6 +10,8 @@ export type { FsckOptions, FsckResult } from './fsck';
 export { Filesystem } from './filesystem';
 export type { Statfs } from './filesystem';
 export { FileHandle } from './file';
+export type { PromiseFileHandle } from './promises';
+export type { OnProgress } from './progress';
 export { Stats } from './stats';
 export type { MountOptions, Profile } from './mount';
 

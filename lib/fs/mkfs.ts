@@ -2,7 +2,7 @@
 // middle leaves no filesystem rather than a broken one.
 import { BlockDevice } from '../block';
 import { DaxError } from '../errors';
-import { checkOptions } from '../validate';
+import { checkFunction, checkOptions } from '../validate';
 import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
 import { claimDevice } from './claim';
 import * as dir from './dir';
@@ -10,12 +10,16 @@ import { InodeTable, newInode, S_IFDIR } from './inode';
 import { Journal } from './journal';
 import { BLOCK_SIZE } from './layout';
 import { metaIO } from './metaio';
+import { OnProgress, ProgressReporter } from './progress';
 import { DirectoryBlocks, journalArea } from './storage';
 import { newSuperblock, writeSuperblocks } from './superblock';
 
 export interface MkfsOptions {
   blockSize?: 4096;
   label?: string;
+  /** Called as the bitmaps are written (units: bitmap blocks), at most about 100 times;
+   *  `done` never falls and the last call has done === total. */
+  onProgress?: OnProgress;
 }
 
 export function mkfs(device: BlockDevice, options?: MkfsOptions): void {
@@ -23,23 +27,26 @@ export function mkfs(device: BlockDevice, options?: MkfsOptions): void {
   if (o.blockSize !== undefined && o.blockSize !== BLOCK_SIZE) {
     throw new DaxError('EINVAL', `block size ${o.blockSize} is not supported: daxfs uses ${BLOCK_SIZE}-byte blocks (one page, as DAX needs)`, { errno: -22 });
   }
+  const progress = new ProgressReporter(checkFunction<OnProgress>(o.onProgress, 'options.onProgress'));
   const claim = claimDevice(device, true, 'mkfs');   // never under a mount, here or elsewhere
   try {
-    format(device, o);
+    format(device, o, progress);
   } finally {
     claim.release();
   }
 }
 
-function format(device: BlockDevice, o: MkfsOptions): void {
+function format(device: BlockDevice, o: MkfsOptions, progress: ProgressReporter): void {
   const sb = newSuperblock(device.size, o.label ?? '');
   const layout = sb.layout;
+  progress.start(layout.groups + layout.inodeBitmapBlocks);
+  const advance = (n: number) => progress.advance(n);
   const io = metaIO(device);
   io.write(0, Buffer.alloc(BLOCK_SIZE));   // no old superblock survives a failed mkfs
   io.barrier();
   Journal.format(io, journalArea(layout));
-  BlockAllocator.format(io, layout);
-  InodeAllocator.format(io, layout);
+  BlockAllocator.format(io, layout, advance);
+  InodeAllocator.format(io, layout, advance);
   const journal = Journal.open(io, journalArea(layout));
   const blocks = new BlockAllocator(io, layout);
   const table = new InodeTable(layout, blocks);
@@ -51,4 +58,5 @@ function format(device: BlockDevice, o: MkfsOptions): void {
   journal.commit(tx);
   writeSuperblocks(io, sb);
   io.barrier();
+  progress.finish();
 }

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BENCH_SCRIPT } from '../../lib/cli/bench';
-import { BenchResults, latencyPlot, plotSvg } from '../../lib/cli/plot';
+import { BenchResults, formatNs, latencyPlot, plotSvg, textWidth } from '../../lib/cli/plot';
 import { daxfs } from './run';
 
 interface Element { name: string; attrs: Record<string, string>; text: string; children: Element[] }
@@ -79,6 +79,41 @@ test('the plot is one well-formed SVG: bars in order, lengths on a log10 axis of
   }
   expect(ends[2] - ends[0]).toBeCloseTo(3 * decade, 0);
   expect(svg).toContain('>emulated pmem<');
+});
+
+test('no text leaves the picture or overlaps: label column, figures after the bars, title, tick labels', () => {
+  // textWidth errs wide of DejaVu Sans (rsvg-convert drew this label 215 px wide at 13 px).
+  expect(textWidth('libpmem pmem_memcpy_persist', 13)).toBeGreaterThanOrEqual(215);
+  expect(textWidth('libpmem pmem_memcpy_persist', 13)).toBeLessThan(240);
+  const cases = [
+    { title: 'Durable 4 KiB write: daxfs vs libpmem vs node:fs + fdatasync', subtitle: 'emulated pmem', bars: BARS },
+    { title: 'T', subtitle: 's', bars: [{ label: 'a', ns: 3 }, { label: 'WWWWWWWWWWWWWWWWWWWWWWWWW', ns: 1000 }, { label: 'x', ns: 4.9e9 }] },
+  ];
+  for (const plot of cases) {
+    const root = parseXml(plotSvg(plot).trim()).children[0];
+    const width = Number(root.attrs.width);
+    const texts = all(root, 'text');
+    for (const t of texts) {
+      const size = Number(t.attrs['font-size'] ?? 13);
+      const w = textWidth(t.text.replace(/&(lt|gt|amp|quot|apos);/g, '&'), size, t.attrs['font-weight'] === 'bold');
+      const start = Number(t.attrs.x) - (t.attrs['text-anchor'] === 'end' ? w : t.attrs['text-anchor'] === 'middle' ? w / 2 : 0);
+      expect({ text: t.text, start: start >= 0, end: start + w <= width }).toEqual({ text: t.text, start: true, end: true });
+    }
+    // A label ends left of the bars; tick labels (thinned over many decades) do not touch.
+    const left = Math.min(...all(root, 'rect').filter((r) => r.attrs.class === 'bar').map((r) => Number(r.attrs.x)));
+    for (const b of plot.bars) expect(12 + textWidth(b.label, 13)).toBeLessThanOrEqual(left - 8);
+    const ticks = texts.filter((t) => t.attrs.class === 'tick-label');
+    for (let i = 1; i < ticks.length; i++) {
+      const gap = Number(ticks[i].attrs.x) - Number(ticks[i - 1].attrs.x);
+      expect(gap).toBeGreaterThan((textWidth(ticks[i].text, 13) + textWidth(ticks[i - 1].text, 13)) / 2);
+    }
+  }
+  // 3 ns .. 4.9 s spans ten decades: every second one is named, from 1 ns; seconds are seconds.
+  const wide = parseXml(plotSvg(cases[1]).trim()).children[0];
+  expect(all(wide, 'text').filter((t) => t.attrs.class === 'tick-label').map((t) => t.text))
+    .toEqual(['1 ns', '100 ns', '10 us', '1 ms', '100 ms', '10 s']);
+  expect(all(wide, 'line').filter((l) => l.attrs.class === 'minor-tick')).toHaveLength(10 * 8);
+  expect(formatNs(4.9e9)).toBe('4.90 s');
 });
 
 test('the plot refuses nothing to draw and figures that are not positive', () => {

@@ -29,7 +29,7 @@ describe('daxfs command', () => {
     expect(r.stdout).toMatch(/eADR/);
   });
 
-  test('demo makes an image, mounts it with dax, checks a crash image, times writes and removes its files', () => {
+  test('demo makes an image, mounts it with dax, checks a crash image, maps a file, times writes and removes its files', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'daxfs-cli-'));
     try {
       const r = daxfs(['demo'], { TMPDIR: tmp });
@@ -41,6 +41,16 @@ describe('daxfs command', () => {
       expect(r.stdout).toContain('took a crash image after record 50');
       expect(r.stdout).toContain('fsck crash.img: clean');
       expect(r.stdout).toContain('/logs/app.log holds 50 records, each intact and in order');
+      // The mapping step: what each fault mapped, the counts, SIGBUS past EOF, revocation.
+      const mapping = r.stdout.slice(r.stdout.indexOf('File mappings:'));
+      expect(mapping).toContain(`page(0, 'read'): a view of the file's own block on the device: "hello, mapping"`);
+      expect(mapping).toContain('stored "HELLO" through that view; read() at once: "HELLO, mapping"');
+      expect(mapping).toContain("page(2, 'read') of the hole: the shared zero page (4096 bytes, all zero: true); st_blocks 8 -> 8: nothing allocated");
+      expect(mapping).toContain("page(2, 'write'): a block allocated and zeroed before the view exists, st_blocks 8 -> 16; the zero-page view is revoked (length 0)");
+      expect(mapping).toContain('stored "page two" through it; read() at 8192: "page two"');
+      expect(mapping).toContain('mapping.stats: faults 3, majorFaults 1 (allocated), zeroPageMaps 1, mkwrites 1');
+      expect(mapping).toMatch(/page\(3\), past EOF: DaxError code 'SIGBUS' \(.*past the end of the file \(12288 bytes, 3 pages\)\)/);
+      expect(mapping).toContain('unmap(): every view revoked (page 0 view length 0, page 2 view length 0)');
       expect(r.stdout).toMatch(/daxfs FileHandle\.write \(emulated pmem\) +[\d.]+ (ns|us|ms)/);
       expect(r.stdout).toMatch(/fs\.writeSync \+ fdatasync/);
       expect(fs.readdirSync(tmp)).toEqual([]);

@@ -1,5 +1,6 @@
 // examples/log.js and examples/kv.js run as a user would run them (node, a child process,
-// the package resolved through its package.json) on their default emulated pmem image.
+// the package resolved through its package.json) on their default emulated pmem image;
+// examples/forgetful-log.js (docs/TESTING.md's worked example) on anonymous memory.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -49,4 +50,29 @@ test('an image given on the command line is kept, and the store reopens from it'
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('forgetful-log.js: the crash simulator catches the unflushed record at the first fence; the fix passes every image', () => {
+  const r = run('forgetful-log.js');
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  expect(r.stdout).toBe('forgetful log (the record is never flushed):\n' +
+    '  caught at fence 1: recovery found ["","","","","",""] where the log held ["user alice signed up"]; ' +
+    'the tail was durable, the record it covers was not\n' +
+    'fixed log (the record is persisted before the tail):\n' +
+    '  6 fences, 6 crash images, each recovered every append that had returned\n');
+});
+
+test("docs/TESTING.md's worked example is the example's own code and output", () => {
+  const doc = fs.readFileSync(path.join(EXAMPLES, '..', 'docs', 'TESTING.md'), 'utf8');
+  const start = doc.indexOf('\n## Testing your own pmem code');
+  expect(start).toBeGreaterThan(0);
+  const section = doc.slice(start, doc.indexOf('\n## ', start + 1));
+  const code = fs.readFileSync(path.join(EXAMPLES, 'forgetful-log.js'), 'utf8');
+  const blocks = [...section.matchAll(/```(\w*)\n([\s\S]*?)```/g)];
+  const js = blocks.filter((b) => b[1] === 'js').map((b) => b[2]);
+  expect(js.length).toBe(2);
+  for (const block of js) expect(code).toContain(block);
+  const output = blocks.find((b) => b[1] === '')![2];
+  expect(run('forgetful-log.js').stdout).toBe(output);
 });
