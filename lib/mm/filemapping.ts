@@ -73,6 +73,7 @@ export class FileMapping {
   readonly #ranges = new Set<RangeView>();
   readonly #firstPage: number;
   #unmapped = false;
+  #lastWrite = -2;   // the page of the latest write fault (a read fault is no sequential write)
   readonly #stats: FileMappingStats = { faults: 0, majorFaults: 0, zeroPageMaps: 0, mkwrites: 0 };
 
   constructor(file: MappedFile, readonly offset: number, readonly length: number, options: FileMappingOptions) {
@@ -138,7 +139,8 @@ export class FileMapping {
     // Fault-around for writes: right after a write fault of the page before (a sequential
     // pattern) allocate a cluster, so the next faults find blocks; a lone fault takes one
     // block, as the kernel's DAX fault does.
-    const around = access === 'write' && this.#pages.get(index - 1)?.kind === 'shared' ? WRITE_AROUND : 1;
+    const around = access === 'write' && this.#lastWrite === index - 1 && this.#pages.has(index - 1) ? WRITE_AROUND : 1;
+    if (access === 'write') this.#lastWrite = index;
     const r = file.pages.fault(inode, filePage, access, getBlock, file.convert, around);
     if (r.zero) {
       this.#stats.zeroPageMaps++;

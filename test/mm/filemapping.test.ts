@@ -265,6 +265,15 @@ test('sequential write faults allocate 16 zeroed blocks at once; a lone write fa
   expect(h.stat().blocks).toBe(20 * 8);
 });
 
+test('a read fault of the page before does not make a write fault sequential: one block', () => {
+  const h = sparse(8 * P);
+  h.write(Buffer.alloc(P, 1), 0, P, 0);
+  const m = h.mmap(0, 8 * P, { write: true });
+  m.page(0, 'read');                        // an existing block, mapped writable
+  m.page(1, 'write');
+  expect(h.stat().blocks).toBe(2 * 8);
+});
+
 test('a write fault that fills a hole revokes zero-page views of it in every mapping of the file', () => {
   const h = sparse(2 * P);
   const a = h.mmap(0, 2 * P);
