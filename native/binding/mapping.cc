@@ -61,6 +61,8 @@ static void finalize_handle(napi_env env, void *data, void *) {
 static void detach_and_unmap(napi_env env, MappingState *s) {
   if (s->closed) return;
   s->closed = true;
+  // Flushed but never drained: written back anyway (best effort; only a drain promises it).
+  drain_pending(s);
   // Detach first: any view of a window then has length 0 and never reaches unmapped memory.
   revoke_all_views(env, s);
   for (napi_ref r : s->windows) {
@@ -166,12 +168,35 @@ static inline bool hot_range(napi_env env, napi_callback_info info, MappingState
 
 static char *at(MappingState *s, uint64_t off) { return static_cast<char *>(s->map.base) + off; }
 
-static inline void do_flush(napi_env env, MappingState *s, uint64_t off, uint64_t len) {
+static inline void defer_sync(MappingState *s, uint64_t off, uint64_t len) {
+  if (len == 0) return;
+  if (off < s->pendingLo) s->pendingLo = off;
+  if (off + len > s->pendingHi) s->pendingHi = off + len;
+}
+
+int drain_pending(MappingState *s) {
+  if (s->pendingHi <= s->pendingLo) return 0;
+  uint64_t lo = s->pendingLo, hi = s->pendingHi;
+  s->pendingLo = UINT64_MAX;
+  s->pendingHi = 0;
+  return sync_pages(s->map, lo, hi - lo);
+}
+
+static inline void do_flush(MappingState *s, uint64_t off, uint64_t len) {
+  if (s->mode == PersistMode::Msync) defer_sync(s, off, len);
+  else s->flush(at(s, off), len);
+}
+
+// The fence: in msync mode, first the msync of what was flushed since the last one.
+static inline bool do_drain(napi_env env, MappingState *s) {
   if (s->mode == PersistMode::Msync) {
-    if (int err = sync_pages(s->map, off, len)) throw_sys(env, err, "msync", "", "msync failed");
-    return;
+    if (int err = drain_pending(s)) {
+      throw_sys(env, err, "msync", "", "msync failed");
+      return false;
+    }
   }
-  s->flush(at(s, off), len);
+  s->fence();
+  return true;
 }
 
 // persist(offset, length), or persist() with the shared args
@@ -179,8 +204,8 @@ static napi_value persist_fn(napi_env env, napi_callback_info info) {
   MappingState *s;
   uint64_t off, len;
   if (!hot_range(env, info, s, off, len)) return nullptr;
-  do_flush(env, s, off, len);
-  s->fence();
+  do_flush(s, off, len);
+  do_drain(env, s);
   return nullptr;
 }
 
@@ -189,7 +214,7 @@ static napi_value flush_fn(napi_env env, napi_callback_info info) {
   MappingState *s;
   uint64_t off, len;
   if (!hot_range(env, info, s, off, len)) return nullptr;
-  do_flush(env, s, off, len);
+  do_flush(s, off, len);
   return nullptr;
 }
 
@@ -197,7 +222,7 @@ static napi_value flush_fn(napi_env env, napi_callback_info info) {
 static napi_value drain_fn(napi_env env, napi_callback_info info) {
   void *data;
   napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
-  if (MappingState *s = open_state(env, data)) s->fence();
+  if (MappingState *s = open_state(env, data)) do_drain(env, s);
   return nullptr;
 }
 
@@ -206,7 +231,7 @@ static bool overlaps(const void *a, size_t alen, const void *b, size_t blen) {
   return x < y + blen && y < x + alen;
 }
 
-int store_bytes(MappingState *s, uint64_t off, const void *src, int value, size_t len, int32_t mode) {
+int store_bytes(MappingState *s, uint64_t off, const void *src, int value, size_t len, int32_t mode, bool defer) {
   char *dst = at(s, off);
   const PersistOps &ops = persist_ops();
   if (mode == kStorePlain) {
@@ -216,7 +241,9 @@ int store_bytes(MappingState *s, uint64_t off, const void *src, int value, size_
   switch (s->mode) {
     case PersistMode::Msync:
       if (src) std::memmove(dst, src, len); else std::memset(dst, value, len);
-      return sync_pages(s->map, off, len);
+      if (!defer) return sync_pages(s->map, off, len);
+      defer_sync(s, off, len);
+      return mode == kStorePersist ? drain_pending(s) : 0;
     case PersistMode::FlushFence:
     case PersistMode::FenceOnly:
     case PersistMode::CpuOnly:
@@ -238,7 +265,7 @@ int store_bytes(MappingState *s, uint64_t off, const void *src, int value, size_
 // for one drain() after a batch.
 static void store(napi_env env, MappingState *s, uint64_t off, const void *src, int value, size_t len,
                   int32_t mode) {
-  if (int err = store_bytes(s, off, src, value, len, mode)) throw_sys(env, err, "msync", "", "msync failed");
+  if (int err = store_bytes(s, off, src, value, len, mode, true)) throw_sys(env, err, "msync", "", "msync failed");
 }
 
 static bool get_store_mode(napi_env env, napi_value v, int32_t &mode) {

@@ -43,6 +43,10 @@ struct MappingState {
   // A PROT_READ alias of the whole mapping (made on the first read-only view), so a store
   // through a read-only view raises SIGSEGV instead of changing storage.
   Mapping readOnlyAlias;
+  // Msync mode: the range flushed since the last drain (main thread only). flush() only
+  // widens it and drain() makes one msync of it, so a fence costs one writeback + journal
+  // commit of the backing file instead of one per flushed range.
+  uint64_t pendingLo = UINT64_MAX, pendingHi = 0;
 };
 
 void ref(MappingState *s);
@@ -58,7 +62,11 @@ void release_mapping(MappingState *s);   // main thread only: the last one unmap
 MappingState *mapping_of_handle(napi_env env, napi_value handle);
 // Writes [off, off+len) from src (or fills it with value when src is null) in a store
 // mode. Touches no JS: also safe on a libuv thread. Returns 0 or the errno of msync.
-int store_bytes(MappingState *s, uint64_t off, const void *src, int value, size_t len, int32_t mode);
+// `defer`: msync mode may leave the msync to the next drain (main thread only; the
+// asynchronous copy's thread passes false and syncs at once).
+int store_bytes(MappingState *s, uint64_t off, const void *src, int value, size_t len, int32_t mode, bool defer = false);
+// Msync mode: the one msync of everything flushed since the last drain (0 or an errno).
+int drain_pending(MappingState *s);
 // The bytes of a TypedArray or DataView, or a TypeError naming `what`.
 bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, size_t &len);
 
