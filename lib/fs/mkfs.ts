@@ -35,7 +35,10 @@ function format(device: BlockDevice, o: MkfsOptions): void {
   const sb = newSuperblock(device.size, o.label ?? '');
   const layout = sb.layout;
   const io = metaIO(device);
-  io.write(0, Buffer.alloc(BLOCK_SIZE));   // no old superblock survives a failed mkfs
+  // No old superblock survives a failed mkfs: the backup too, or a crash before the new
+  // primary is written would mount the old filesystem from it over half-formatted metadata.
+  io.write(0, Buffer.alloc(BLOCK_SIZE));
+  io.write(layout.backupSuperblock * BLOCK_SIZE, Buffer.alloc(BLOCK_SIZE));
   io.barrier();
   Journal.format(io, journalArea(layout));
   BlockAllocator.format(io, layout);
