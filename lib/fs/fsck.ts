@@ -139,7 +139,14 @@ function check(device: BlockDevice, repair: boolean): FsckResult {
     }
   }
   const area = journalArea(layout);
-  if (Journal.inspect(io, area).pending) {
+  let pending: boolean;
+  try {
+    pending = Journal.inspect(io, area).pending;
+  } catch (e) {   // a damaged journal header is a finding, not a reason to stop with an error
+    problems.push((e as DaxError).message);
+    return { clean: false, needsRecovery: false, problems, repaired };
+  }
+  if (pending) {
     // Checking the tree now would report the half-applied state as damage: say what it is.
     if (!repair) return { clean: false, needsRecovery: true, problems, repaired };
     repaired.push('replayed the journal');

@@ -74,6 +74,17 @@ describe('fsck', () => {
     }
   });
 
+  test('a corrupt journal header is reported as a problem, not thrown', () => {
+    const dev = devices.ram(16 * MiB);
+    mkfs(dev);
+    const layout = computeLayout(dev.size);
+    metaIO(dev).write(layout.journalStart * 4096, Buffer.alloc(8, 0xff));
+    const r = fsck(dev);
+    expect(r).toMatchObject({ clean: false, needsRecovery: false });
+    expect(r.problems).toEqual([expect.stringMatching(/journal header at byte 4096 is corrupt/)]);
+    dev.close();
+  });
+
   test('a wrong link count is found, and repair sets it', () => {
     const dev = populated();
     tamper(dev, (tx, table) => {
