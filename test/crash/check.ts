@@ -8,7 +8,7 @@ import { fsck } from '../../lib/fs/fsck';
 import { mkfs } from '../../lib/fs/mkfs';
 import { mapAnonymous, PmemMapping } from '../../lib/pmem';
 import { testing } from '../../lib/testing';
-import { buildInitial, DataRange, initialTree, Tree, Workload } from './workloads';
+import { buildInitial, DataRange, initialTree, Step, Tree, Workload } from './workloads';
 
 /** Device size: the smallest daxfs takes, so each image costs little to copy and check. */
 export const DEVICE_SIZE = 4 * 1024 * 1024;
@@ -17,6 +17,8 @@ export const DEVICE_SIZE = 4 * 1024 * 1024;
 export const LONG = process.env.DAXFS_CRASH === 'long';
 
 export interface Sample {
+  /** Mount with dax (the default) or through the page cache. */
+  dax?: boolean;
   /** 'random' images per checked fence, besides the 'drop-unflushed' one. */
   randomImages: number;
   /** Check fences whose count is a multiple of this (plus every step's end). */
@@ -30,6 +32,7 @@ export interface Expected {
   before: Tree;
   after: Tree;
   data?: DataRange;
+  loose?: Map<string, Buffer[]>;
 }
 
 export interface Tally {
@@ -124,31 +127,41 @@ export function treeDiff(actual: Tree, expected: Tree): string | null {
 }
 
 /** Null when `actual` is the state before or after the step, or (for a step that writes
- *  data) the same tree with that file's size old or new and each byte of it old or new. */
+ *  data) the same tree with that file's size old or new and each byte of it old or new.
+ *  `loose`: on a mount without dax, earlier contents of files whose data is not written
+ *  back yet; each byte of such a file may also be one of those. */
 export function judge(actual: Tree, x: Expected): string | null {
   const vsAfter = treeDiff(actual, x.after);
   if (vsAfter === null || treeDiff(actual, x.before) === null) return null;
+  const alternatives = new Map<string, Buffer[]>(x.loose ?? []);
   if (x.data) {
-    const { path } = x.data;
-    const rest = (t: Tree) => { const c = new Map(t); c.delete(path); return c; };
+    const old = x.before.get(x.data.path);
+    const now = x.after.get(x.data.path);
+    if (old?.type === 'file' && now?.type === 'file') {
+      alternatives.set(x.data.path, [...(alternatives.get(x.data.path) ?? []), old.data, now.data]);
+    }
+  }
+  if (alternatives.size === 0) return `neither before nor after the step: ${vsAfter}`;
+  const rest = (t: Tree) => { const c = new Map(t); for (const p of alternatives.keys()) c.delete(p); return c; };
+  const elsewhere = treeDiff(rest(actual), rest(x.after));
+  if (elsewhere !== null) return `neither before nor after the step: ${elsewhere}`;
+  for (const [path, alts] of alternatives) {
     const old = x.before.get(path);
     const now = x.after.get(path);
     const got = actual.get(path);
-    const elsewhere = treeDiff(rest(actual), rest(x.after));
-    if (elsewhere !== null) return `neither before nor after the step: ${elsewhere}`;
-    if (old?.type === 'file' && now?.type === 'file' && got?.type === 'file') {
-      const size = got.data.length;
-      if (size !== old.data.length && size !== now.data.length) {
-        return `${path} has ${size} bytes: neither the old ${old.data.length} nor the new ${now.data.length}`;
-      }
-      for (let i = 0; i < size; i++) {
-        const b = got.data[i];
-        if (b !== (old.data[i] ?? 0) && b !== (now.data[i] ?? 0)) return `${path} byte ${i} is ${b}: neither old nor new`;
-      }
-      return null;
+    if (got?.type !== now?.type) return `neither before nor after the step: ${vsAfter}`;
+    if (got?.type !== 'file' || now?.type !== 'file' || old?.type !== 'file') continue;
+    const size = got.data.length;
+    if (size !== old.data.length && size !== now.data.length) {
+      return `${path} has ${size} bytes: neither the old ${old.data.length} nor the new ${now.data.length}`;
+    }
+    const choices = [old.data, now.data, ...alts];
+    for (let i = 0; i < size; i++) {
+      const b = got.data[i];
+      if (!choices.some((c) => (c[i] ?? 0) === b)) return `${path} byte ${i} is ${b}: neither old nor new`;
     }
   }
-  return `neither before nor after the step: ${vsAfter}`;
+  return null;
 }
 
 /**
@@ -218,10 +231,17 @@ export function runWorkload(w: Workload, sample: Sample, tally: Tally): void {
   });
   const dev = devices.pmem(m);
   try {
-    const f = Filesystem.mount(dev, 'dax');
+    const dax = sample.dax ?? true;
+    const f = Filesystem.mount(dev, dax ? 'dax' : 'nodax');
+    // Without dax, file data is durable only once written back (fsync, sync): until then a
+    // file may still show, byte by byte, any contents it had since its last sync.
+    const loose = new Map<string, Buffer[]>();
     try {
       w.steps.forEach((step, k) => {
-        const x: Expected = { before: states[k], after: states[k + 1], data: step.data?.(states[k]) };
+        // In flight, a rename may or may not have happened: the loose data goes by both names.
+        const inFlight = new Map(loose);
+        if (step.moves) for (const [p, alts] of renamed(loose, ...step.moves)) inFlight.set(p, [...(inFlight.get(p) ?? []), ...alts]);
+        const x: Expected = { before: states[k], after: states[k + 1], data: step.data?.(states[k]), loose: inFlight };
         stepName = step.name;
         expected = x;
         try {
@@ -229,7 +249,8 @@ export function runWorkload(w: Workload, sample: Sample, tally: Tally): void {
         } finally {
           expected = null;
         }
-        check(m.crash(), { before: x.after, after: x.after }, `${step.name}, completed`);
+        if (!dax) settle(loose, step, x);
+        check(m.crash(), { before: x.after, after: x.after, loose: new Map(loose) }, `${step.name}, completed`);
       });
     } finally {
       f.unmount();
@@ -239,4 +260,30 @@ export function runWorkload(w: Workload, sample: Sample, tally: Tally): void {
     m.close();
   }
   tally.workloads++;
+}
+
+/** Updates what may still be old in each file (mount without dax) once `step` returned. */
+function settle(loose: Map<string, Buffer[]>, step: Step, x: Expected): void {
+  if (step.moves) {
+    const moved = renamed(loose, ...step.moves);
+    loose.clear();
+    for (const [p, alts] of moved) loose.set(p, alts);
+  }
+  for (const p of [...loose.keys()]) if (!x.after.has(p)) loose.delete(p);   // unlinked: gone
+  if (x.data) {
+    const { path } = x.data;
+    const old = x.before.get(path);
+    if (old?.type === 'file') loose.set(path, [...(loose.get(path) ?? []), old.data]);
+  }
+  if (step.syncs === 'all') loose.clear();
+  else if (step.syncs) loose.delete(step.syncs);
+}
+
+/** `loose` after renaming `from` to `to` (which replaces what was at `to`). */
+function renamed(loose: Map<string, Buffer[]>, from: string, to: string): Map<string, Buffer[]> {
+  const out = new Map<string, Buffer[]>();
+  const under = (p: string, dir: string) => p === dir || p.startsWith(dir + '/');
+  for (const [p, alts] of loose) if (!under(p, to) && !under(p, from)) out.set(p, alts);
+  for (const [p, alts] of loose) if (under(p, from)) out.set(to + p.slice(from.length), alts);
+  return out;
 }

@@ -136,15 +136,15 @@ test.each([
   ['fsck with repair', (dev: ReturnType<typeof devices.pmem>) => { fsck(dev, { repair: true }); }],
 ])('a crash while %s replays the journal: the next mount recovers the whole operation', (what, recover) => {
   const tally = newTally();
-  let fences = 0;
+  let replays = 0;
   for (const p of LONG ? pending : pending.slice(0, 3)) {
     const t = crashDuringRecovery(p, recover, randomImages);
     tally.workloads += t.workloads;
     tally.images += t.images;
     tally.failures.push(...t.failures);
-    fences++;
+    replays++;
   }
   report(tally, `crash during ${what}`);
   expect(tally.failures).toEqual([]);
-  expect(tally.images).toBeGreaterThan(fences);   // images inside the replay, not only after it
+  expect(tally.images).toBeGreaterThan(replays);   // images inside the replay, not only after it
 });

@@ -17,7 +17,7 @@ export interface DataRange {
   length: number;
 }
 
-export interface Op {
+export interface Op extends Step {
   name: string;
   /** The path an fsync after the operation opens (a file, or the directory it changed). */
   syncPath: string;
@@ -38,6 +38,10 @@ export interface Step {
   apply(f: Filesystem): void;
   after(before: Tree): Tree;
   data?(before: Tree): DataRange;
+  /** A rename: file data not yet written back moves with the name. */
+  moves?: [string, string];
+  /** What the step makes durable on a mount without dax: one file's data, or all. */
+  syncs?: string | 'all';
 }
 
 export interface Workload {
@@ -239,6 +243,7 @@ function rename(from: string, to: string): Op {
     syncPath: to,
     apply: (f) => f.rename(from, to),
     after: (t) => moved(t, from, to),
+    moves: [from, to],
   };
 }
 
@@ -297,9 +302,10 @@ export function seq2Second(): Op[] {
 /** The fsync or sync after an operation: no change of state. */
 function followUp(kind: FollowUp, op: Op): Step[] {
   if (kind === 'none') return [];
-  if (kind === 'sync') return [{ name: 'sync', apply: (f) => f.sync(), after: (t) => t }];
+  if (kind === 'sync') return [{ name: 'sync', apply: (f) => f.sync(), after: (t) => t, syncs: 'all' }];
   return [{
     name: `fsync(${op.syncPath})`,
+    syncs: op.syncPath,
     apply: (f) => {
       const h = f.open(op.syncPath, 'r');
       try { h.sync(); } finally { h.close(); }
