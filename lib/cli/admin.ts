@@ -1,6 +1,6 @@
 // Commands on a whole image: mkfs, fsck, df.
 import * as fs from 'node:fs';
-import { fsck } from '../fs/fsck';
+import { fsck, NEEDS_RECOVERY } from '../fs/fsck';
 import { mkfs } from '../fs/mkfs';
 import { formatSize, parseArgs, parseSize, UsageError } from './args';
 import { Command, table } from './command';
@@ -69,7 +69,10 @@ Options:
                   superblock from its backup, release orphans, fix link and free counts),
                   then check again
 
-Exit status: 0 clean (after --repair: clean now), 1 problems remain.
+Exit status: 0 clean (after --repair: clean now), 1 problems remain, or the image needs
+recovery: then it says "needs recovery" (a crash left a journal transaction to replay,
+which is no damage; nothing else was checked: run with --repair, or mount it, to replay
+it). 2 usage errors.
 
 Example:
   daxfs fsck disk.img`,
@@ -82,9 +85,16 @@ Example:
       try {
         const check = (fix: boolean) => withProgress(`fsck ${image}`, (onProgress) => fsck(dev.device, { repair: fix, onProgress }));
         const first = check(repair);
-        if (first.clean) {
-          console.log(`${image}: clean`);
+        if (first.clean) {   // with --repair, maybe after replaying the journal
+          for (const r of first.repaired) console.log(`  repaired: ${r}`);
+          console.log(`${image}: clean${first.repaired.length ? ' after repair' : ''}`);
           return 0;
+        }
+        if (first.needsRecovery) {   // not corruption: what a crash leaves
+          console.log(`${image}: ${NEEDS_RECOVERY}`);
+          for (const p of first.problems) console.log(`  ${p}`);
+          console.log(`Run 'daxfs fsck ${image} --repair' to replay it and check the rest.`);
+          return 1;   // not done, as for problems (2 is usage); the message says which
         }
         console.log(`${image}: ${first.problems.length} problem${first.problems.length === 1 ? '' : 's'}`);
         for (const p of first.problems) console.log(`  ${p}`);

@@ -152,7 +152,8 @@ export function demo(log: (line: string) => void = console.log): void {
       try {
         const checked = fsck(copy.device);
         const repaired = checked.clean ? null : fsck(copy.device, { repair: true });
-        log(`  fsck crash.img: ${checked.clean ? 'clean' : `${checked.problems.join('; ')}; repaired: ${repaired!.repaired.join('; ') || 'nothing'}`}`);
+        const found = [...(checked.needsRecovery ? ['needs recovery'] : []), ...checked.problems].join('; ');
+        log(`  fsck crash.img: ${checked.clean ? 'clean' : `${found}; repaired: ${repaired!.repaired.join('; ') || 'nothing'}`}`);
         const after = Filesystem.mount(copy.device, 'dax,ro');
         const text = after.readFile('/logs/app.log').toString();
         const lines = text.split('\n').filter(Boolean);

@@ -33,9 +33,15 @@ export interface FsckOptions {
 
 export interface FsckResult {
   clean: boolean;
+  /** A crash left a committed journal transaction that is not applied yet: not corruption,
+   *  but nothing else was checked. A mount, or fsck with repair, replays it. */
+  needsRecovery: boolean;
   problems: string[];
   repaired: string[];
 }
+
+/** The message (and CLI line) for an image whose journal still has to be replayed. */
+export const NEEDS_RECOVERY = 'needs recovery: the journal holds a committed transaction that is not applied yet (mount, or fsck with repair, replays it)';
 
 interface Walk {
   inodes: Map<number, Inode>;
@@ -132,7 +138,7 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
   try {
     sbRead = readSuperblock(io);
   } catch (e) {
-    return { clean: false, problems: [(e as DaxError).message], repaired };
+    return { clean: false, needsRecovery: false, problems: [(e as DaxError).message], repaired };
   }
   const layout = sbRead.superblock.layout;
   if (sbRead.source === 'backup') {
@@ -144,11 +150,16 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
     }
   }
   const area = journalArea(layout);
-  if (Journal.inspect(io, area).pending) {
-    if (!repair) {
-      problems.push('the journal holds a committed transaction that is not applied yet (mount or fsck with repair replays it)');
-      return { clean: false, problems, repaired };
-    }
+  let pending: boolean;
+  try {
+    pending = Journal.inspect(io, area).pending;
+  } catch (e) {   // a damaged journal header is a finding, not a reason to stop with an error
+    problems.push((e as DaxError).message);
+    return { clean: false, needsRecovery: false, problems, repaired };
+  }
+  if (pending) {
+    // Checking the tree now would report the half-applied state as damage: say what it is.
+    if (!repair) return { clean: false, needsRecovery: true, problems, repaired };
     repaired.push('replayed the journal');
   }
   const journal = Journal.open(io, area);   // replays a pending transaction (repair only reaches here then)
@@ -240,5 +251,5 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
     }
     io.barrier();
   }
-  return { clean: problems.length === 0, problems, repaired };
+  return { clean: problems.length === 0, needsRecovery: false, problems, repaired };
 }

@@ -42,7 +42,10 @@ function format(device: BlockDevice, o: MkfsOptions, progress: ProgressReporter)
   progress.start(layout.groups + layout.inodeBitmapBlocks);
   const advance = (n: number) => progress.advance(n);
   const io = metaIO(device);
-  io.write(0, Buffer.alloc(BLOCK_SIZE));   // no old superblock survives a failed mkfs
+  // No old superblock survives a failed mkfs: the backup too, or a crash before the new
+  // primary is written would mount the old filesystem from it over half-formatted metadata.
+  io.write(0, Buffer.alloc(BLOCK_SIZE));
+  io.write(layout.backupSuperblock * BLOCK_SIZE, Buffer.alloc(BLOCK_SIZE));
   io.barrier();
   Journal.format(io, journalArea(layout));
   BlockAllocator.format(io, layout, advance);

@@ -9,6 +9,8 @@ import { computeLayout } from '../../lib/fs/layout';
 import { metaIO } from '../../lib/fs/metaio';
 import { mkfs } from '../../lib/fs/mkfs';
 import { journalArea } from '../../lib/fs/storage';
+import { mapAnonymous, PmemMapping } from '../../lib/pmem';
+import { testing } from '../../lib/testing';
 
 const MiB = 1024 * 1024;
 
@@ -38,11 +40,49 @@ describe('fsck', () => {
   test('a fresh and a used filesystem are clean', () => {
     const dev = devices.ram(16 * MiB);
     mkfs(dev);
-    expect(fsck(dev)).toEqual({ clean: true, problems: [], repaired: [] });
+    expect(fsck(dev)).toEqual({ clean: true, needsRecovery: false, problems: [], repaired: [] });
     dev.close();
     const used = populated();
     expect(fsck(used).problems).toEqual([]);
     used.close();
+  });
+
+  test('a journal with a committed transaction not applied yet (a crash right after the commit) needs recovery, which is not a problem; repair replays it', () => {
+    let image: PmemMapping | undefined;
+    const m = testing.crashable(mapAnonymous(16 * MiB), { onFence: () => { if (capturing) image ??= m.crash(); } });
+    let capturing = false;
+    const dev = devices.pmem(m);
+    mkfs(dev);
+    const f = Filesystem.mount(dev, 'dax');
+    f.writeFile('/x', 'x');
+    capturing = true;
+    f.rename('/x', '/y');   // its first fence is the commit barrier: committed, not applied
+    capturing = false;
+    f.unmount();
+    dev.close();
+    m.close();
+    const crashed = devices.pmem(image!);
+    try {
+      expect(fsck(crashed)).toEqual({ clean: false, needsRecovery: true, problems: [], repaired: [] });
+      expect(fsck(crashed, { repair: true })).toEqual({ clean: true, needsRecovery: false, problems: [], repaired: ['replayed the journal'] });
+      const g = Filesystem.mount(crashed, 'dax');
+      expect(g.readdir('/')).toEqual(['y']);
+      g.unmount();
+    } finally {
+      crashed.close();
+      image!.close();
+    }
+  });
+
+  test('a corrupt journal header is reported as a problem, not thrown', () => {
+    const dev = devices.ram(16 * MiB);
+    mkfs(dev);
+    const layout = computeLayout(dev.size);
+    metaIO(dev).write(layout.journalStart * 4096, Buffer.alloc(8, 0xff));
+    const r = fsck(dev);
+    expect(r).toMatchObject({ clean: false, needsRecovery: false });
+    expect(r.problems).toEqual([expect.stringMatching(/journal header at byte 4096 is corrupt/)]);
+    dev.close();
   });
 
   test('a wrong link count is found, and repair sets it', () => {
