@@ -11,6 +11,8 @@ import { native } from '../native';
 const METADATA_KEY = 2 ** 40;
 /** Held (shared by DAX mounts, exclusive otherwise) for as long as a mount or fsck lasts. */
 export const MOUNT_KEY = 2 ** 40 + 1;
+/** Counter keys of the files' view-event counts (lib/mm VIEW_EVENT): this plus the inode. */
+const VIEW_EVENTS_KEY = 2 ** 33;
 
 // What this thread already holds, by domain and key. Native locks are not re-entrant, and
 // a nested call (writeFile -> open, truncate -> getBlock) must not wait on its own thread.
@@ -62,5 +64,10 @@ export class DeviceLocks {
   /** Adds `delta` to the process-wide count of open handles of `ino`; returns the count. */
   openCount(ino: number, delta: number): number {
     return native.counterAdd(this.domain, ino, delta);
+  }
+
+  /** Adds `delta` (lib/mm VIEW_EVENT) to the process-wide view-event count of `ino`; returns it. */
+  viewEvents(ino: number, delta: number): number {
+    return native.counterAdd(this.domain, VIEW_EVENTS_KEY + ino, delta);
   }
 }
