@@ -482,6 +482,12 @@ export class Filesystem {
     return ino;
   }
 
+  /** Internal (lib/fs/promises.ts): the file's process-wide lock if it can be had without
+   *  waiting, else null. */
+  tryLockInode(ino: number, exclusive: boolean): Disposable | null {
+    return this.#locks.tryInode(ino, exclusive);
+  }
+
   /** Sets the size: blocks past the new end are freed (also preallocated ones when the size
    *  does not change, as on Linux), the rest of the last page zeroed. */
   truncateIno(ino: number, length: number): void {
