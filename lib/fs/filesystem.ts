@@ -693,7 +693,7 @@ export class Filesystem {
         this.#mappings.wrote(ino, page * BLOCK_SIZE, count * BLOCK_SIZE);
         this.#locks.viewEvents(ino, VIEW_EVENT.fill);
       },
-      viewEvents: () => this.#locks.viewEvents(ino, 0),
+      viewEvents: this.#locks.viewEventsReader(ino),
       forget: (m) => this.#mappings.remove(ino, m),
       lock: () => this.#locks.inode(ino, false),
     }, offset, length, { ...options, readOnly: this.readOnly });
