@@ -89,9 +89,10 @@ test('a fault loop racing truncate down and up never sees data past a size the f
     { role: 'truncater', name: '/t', full, low, step: 1500 },
     { role: 'faultLoop', name: '/t', full, low, passes: 300 },
   ], ctl);
-  // The race happened: truncates during the loop, faults past EOF and of the new holes.
+  // The race happened: truncates during the loop, and faults of the holes they left. (A
+  // fault inside the short truncated-down window gets SIGBUS; how often is up to the
+  // scheduler, so it is counted, not required.)
   expect(trunc.rounds).toBeGreaterThan(20);
-  expect(loop.sigbus).toBeGreaterThan(0);
   expect(loop.zeros).toBeGreaterThan(0);
   // What the file holds at the end: the pattern below the lowest truncation, zeros above.
   const end = main.readFile('/t');
