@@ -116,7 +116,7 @@ const roles = {
       if (got !== 0 && got !== mark) bad(`read ${got} at page ${page}`);
       if (got === 0) zeroViews++;
       if (written) {
-        if (got !== mark) bad(`a fault after the write finished still shows zeros (a stale zero-page view)`);
+        if (got !== mark) bad(`a fault after the write finished still shows zeros (a stale zero-page view); loop ${loops}, mapping stats ${JSON.stringify(m.stats)}, file size ${h.stat().size}, blocks ${h.stat().blocks}`);
         break;
       }
     }
