@@ -14,11 +14,13 @@
 // file to 0 and back, freeing its blocks. That upkeep is inside the timing, spread over the
 // 4096 faults of a pass, as a program that maps, touches and unmaps pays it.
 //
-// Not measured here: holetest with worker threads (two workers write-faulting the holes of
-// one sparse file vs one worker doing both halves); it needs worker sharing and the native
-// inode locks, which live on another branch.
+//   holetest       2 worker threads write-faulting every hole of one sparse file (256 MiB, 32
+//                  with --quick), one storing a marker at page/4, the other at 3*page/4,
+//                  vs 1 worker doing both halves (both markers); wall time, in its own
+//                  process (bench/holetest.js), the two ways alternating
 'use strict';
 
+const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -105,6 +107,17 @@ function runMmCases({ ROOT, quick, measureInterleaved, record, imageDir }) {
     record('mm page() again', P, pa);
     record('mm PmemMapping.view', P, pv);
     if (sink === 0.5) console.error(sink);   // keep the loops' results observable
+
+    // holetest: wall times from bench/holetest.js (worker threads need their own event loop).
+    const mib = quick ? 32 : 256;
+    const ht = spawnSync(process.execPath, [path.join(__dirname, 'holetest.js'), imageDir, String(mib), quick ? '1' : '3'],
+      { encoding: 'utf8', env: process.env });
+    if (ht.status !== 0) throw new Error(`bench/holetest.js failed: ${ht.stderr || ht.error}`);
+    const times = JSON.parse(ht.stdout.trim().split('\n').pop());
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    for (const [way, xs] of [['2 workers', times.two], ['1 worker', times.one]]) {
+      record(`mm holetest ${way}`, mib * MiB, { ns: median(xs), wallNs: median(xs), iterations: 1, reps: xs, wallReps: xs });
+    }
   } finally {
     for (const f of cleanup.reverse()) {
       try { f(); } catch { /* best effort */ }

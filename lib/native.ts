@@ -71,6 +71,8 @@ export interface NativeAddon {
   rwTryLock(domain: number, key: number, exclusive: boolean): boolean;
   rwUnlock(domain: number, key: number, exclusive: boolean): void;
   counterAdd(domain: number, key: number, delta: number): number;
+  /** 8 bytes over a counter (int64, little endian), alive for the process: read it with a load. */
+  counterCell(domain: number, key: number): ArrayBuffer;
 }
 
 const ROOT = path.join(__dirname, '..');

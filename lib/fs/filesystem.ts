@@ -7,7 +7,7 @@
 import { BlockDevice } from '../block';
 import { ConvertUnwritten, daxIOAsync, DaxInode, GetBlock } from '../dax';
 import { DaxError } from '../errors';
-import { FileMapping, MappingRegistry } from '../mm';
+import { FileMapping, MappingRegistry, VIEW_EVENT } from '../mm';
 import { platform } from '../platform';
 import { checkBytes, checkSize, checkString } from '../validate';
 import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
@@ -47,6 +47,18 @@ function appliedView(device: BlockDevice, journalStart: number): DataView | null
   const { addr } = device.directAccess(sector, 4096);
   const from = at - sector * 512;
   return new DataView(addr.buffer, addr.byteOffset + from, 8);
+}
+
+/** True when [position, position+length) of the file lay wholly in written blocks (so a
+ *  write there filled no hole and converted no unwritten block). */
+function written(inode: Inode, position: number, length: number): boolean {
+  const end = Math.ceil((position + length) / BLOCK_SIZE);
+  for (let b = Math.floor(position / BLOCK_SIZE); b < end;) {
+    const l = lookup(inode.extents, b, end - b);
+    if (!l.mapped || l.unwritten) return false;
+    b += l.count;
+  }
+  return true;
 }
 
 interface Resolved {
@@ -470,6 +482,12 @@ export class Filesystem {
     return ino;
   }
 
+  /** Internal (lib/fs/promises.ts): the file's process-wide lock if it can be had without
+   *  waiting, else null. */
+  tryLockInode(ino: number, exclusive: boolean): Disposable | null {
+    return this.#locks.tryInode(ino, exclusive);
+  }
+
   /** Sets the size: blocks past the new end are freed (also preallocated ones when the size
    *  does not change, as on Linux), the rest of the last page zeroed. */
   truncateIno(ino: number, length: number): void {
@@ -484,6 +502,7 @@ export class Filesystem {
     const inode = this.#table.read(tx, ino);
     if (length <= inode.size) {
       this.#mappings.truncated(ino, length);   // before the blocks can be reused
+      this.#locks.viewEvents(ino, VIEW_EVENT.remove);   // and other workers' mappings check theirs
       // Zero the tail of the new last page first: if the file grows again, it reads zeros.
       this.#data.truncate(this.#daxInode(inode), length, this.getBlock(ino));
       const keep = Math.ceil(length / BLOCK_SIZE);
@@ -540,6 +559,7 @@ export class Filesystem {
     if (isDir(this.inode(ino))) throw fsError('EISDIR', 21, 'fallocate', path, 'EISDIR: illegal operation on a directory');
     if (mode === 'punch-hole' || mode === 'zero-range') {
       this.#mappings.removed(ino, offset, length);
+      this.#locks.viewEvents(ino, VIEW_EVENT.remove);
       this.#data.invalidate(ino, offset, length);
     }
     using _meta = this.#locks.metadata(true);
@@ -627,6 +647,7 @@ export class Filesystem {
   /** After `n` bytes were written at `position`: stale zero-page views, the size and times. */
   #wrote(ino: number, inode: Inode, position: number, n: number): number {
     this.#mappings.wrote(ino, position, n);   // zero-page views of filled holes are stale
+    if (this.dax && n > 0 && !written(inode, position, n)) this.#locks.viewEvents(ino, VIEW_EVENT.fill);   // here and in other workers
     const now = Date.now();
     if (position + n > inode.size) {
       using _meta = this.#locks.metadata(true);
@@ -667,7 +688,13 @@ export class Filesystem {
       getBlock: this.getBlock(ino),
       convert: this.#convert(ino),   // a write fault into an allocate()d block makes it written
       touch: () => this.#touch(ino),
-      filled: (page, count) => this.#mappings.wrote(ino, page * BLOCK_SIZE, count * BLOCK_SIZE),
+      filled: (page, count) => {
+        this.#mappings.wrote(ino, page * BLOCK_SIZE, count * BLOCK_SIZE);
+        this.#locks.viewEvents(ino, VIEW_EVENT.fill);
+      },
+      // Other workers' changes: only DAX mounts are shared (a page-cache mount holds its
+      // device alone, and its own registry revokes what its changes make stale).
+      viewEvents: this.dax ? this.#locks.viewEventsReader(ino) : undefined,
       forget: (m) => this.#mappings.remove(ino, m),
       lock: () => this.#locks.inode(ino, false),
     }, offset, length, { ...options, readOnly: this.readOnly });

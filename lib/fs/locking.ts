@@ -5,12 +5,15 @@
 // Lock order: an inode's lock before the metadata lock, never the other way round (a
 // write holds its inode shared and takes the metadata lock to allocate; a truncate holds
 // its inode exclusive and then the metadata lock).
+import { DaxError } from '../errors';
 import { native } from '../native';
 
 // Keys inside a device's domain. Inode numbers are below 2^32, so these never meet one.
 const METADATA_KEY = 2 ** 40;
 /** Held (shared by DAX mounts, exclusive otherwise) for as long as a mount or fsck lasts. */
 export const MOUNT_KEY = 2 ** 40 + 1;
+/** Counter keys of the files' view-event counts (lib/mm VIEW_EVENT): this plus the inode. */
+const VIEW_EVENTS_KEY = 2 ** 33;
 
 // What this thread already holds, by domain and key. Native locks are not re-entrant, and
 // a nested call (writeFile -> open, truncate -> getBlock) must not wait on its own thread.
@@ -29,17 +32,23 @@ class HeldLock implements Disposable {
   }
 }
 
-function acquire(domain: number, key: number, exclusive: boolean): Disposable {
+/** `wait` false: null instead of blocking when another thread holds the lock. */
+function acquire(domain: number, key: number, exclusive: boolean, wait = true): HeldLock | null {
   let mine = held.get(domain);
   if (!mine) held.set(domain, (mine = new Map()));
   const had = mine.get(key);
   if (had) {
-    // An upgrade would deadlock against another thread doing the same: a bug of ours.
-    if (exclusive && !had.exclusive) throw new Error(`daxfs: lock ${domain}:${key} is held shared by this thread and cannot be upgraded`);
+    // This thread holds it shared: a promise read in flight (which keeps it until its copy
+    // completes). Waiting here would wait for ourselves, and an upgrade would deadlock
+    // against another thread doing the same.
+    if (exclusive && !had.exclusive) {
+      throw new DaxError('EBUSY', `this thread holds the lock of inode ${key} shared (a promise read of the file in flight?); await it before changing the file's size`, { errno: -16 });
+    }
     had.depth++;
     return had;
   }
-  native.rwLock(domain, key, exclusive);
+  if (wait) native.rwLock(domain, key, exclusive);
+  else if (!native.rwTryLock(domain, key, exclusive)) return null;
   const lock = new HeldLock(domain, key, exclusive);
   mine.set(key, lock);
   return lock;
@@ -51,16 +60,39 @@ export class DeviceLocks {
 
   /** The metadata lock: exclusive for anything that changes metadata, shared to read it. */
   metadata(exclusive: boolean): Disposable {
-    return acquire(this.domain, METADATA_KEY, exclusive);
+    return acquire(this.domain, METADATA_KEY, exclusive)!;
   }
 
   /** A file's data lock: shared for copies in and out, exclusive for size changes. */
   inode(ino: number, exclusive: boolean): Disposable {
-    return acquire(this.domain, ino, exclusive);
+    return acquire(this.domain, ino, exclusive)!;
+  }
+
+  /** inode() without waiting: null when another thread holds the lock (the promise API
+   *  takes it this way, so the main thread never blocks on a lock held across its turns). */
+  tryInode(ino: number, exclusive: boolean): Disposable | null {
+    return acquire(this.domain, ino, exclusive, false);
   }
 
   /** Adds `delta` to the process-wide count of open handles of `ino`; returns the count. */
   openCount(ino: number, delta: number): number {
     return native.counterAdd(this.domain, ino, delta);
+  }
+
+  /** Adds `delta` (lib/mm VIEW_EVENT) to the process-wide view-event count of `ino`; returns it. */
+  viewEvents(ino: number, delta: number): number {
+    return native.counterAdd(this.domain, VIEW_EVENTS_KEY + ino, delta);
+  }
+
+  /** Reads the view-event count of `ino` without a call (a mapping checks it at every
+   *  fault): the int64's two halves (a BigInt load costs more), the high one again until it
+   *  held still, so a concurrent add carrying into it cannot give a torn number. */
+  viewEventsReader(ino: number): () => number {
+    const cell = new Int32Array(native.counterCell(this.domain, VIEW_EVENTS_KEY + ino));
+    return () => {
+      let hi: number, lo: number;
+      do { hi = cell[1]; lo = cell[0]; } while (hi !== cell[1]);
+      return (lo >>> 0) + hi * 2 ** 32;
+    };
   }
 }

@@ -1,7 +1,9 @@
 // Filesystem.promises: the filesystem's operations returning Promises, as node:fs/promises.
 // Large reads and writes copy on a libuv thread (lib/dax daxIOAsync); everything else
 // (path lookup, allocation, journal) runs on the main thread as in the sync API, inside the
-// promise. Each read, write and truncate holds its inode's lock until its copy completes.
+// promise. Each read, write and truncate holds its inode's lock until its copy completes:
+// first an in-process AsyncRwLock (promise operations of one thread queue there in call
+// order), then the process-wide native lock (lib/fs/locking), which other workers wait on.
 import { DaxError } from '../errors';
 import { checkBytes } from '../validate';
 import { AsyncRwLocks } from './asynclock';
@@ -75,9 +77,20 @@ export class FsPromises {
   async #holding<T>(ino: number, kind: 'read' | 'write' | 'truncate', release: () => void, io: () => Promise<T>): Promise<T> {
     const copies = kind !== 'truncate';
     if (copies) this.#copying.set(ino, (this.#copying.get(ino) ?? 0) + 1);
+    let file: Disposable | null = null;
     try {
+      // Then the process-wide lock, held until the copy has completed, so other workers'
+      // truncates and writes wait for it. Taken at once when free (the copy is queued before
+      // read()/write() returns); else retried from timers, never blocking the main thread.
+      const exclusive = kind !== 'read';
+      file = this.#fs.tryLockInode(ino, exclusive);
+      for (let delay = 1; !file; delay = Math.min(delay * 2, 16)) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        file = this.#fs.tryLockInode(ino, exclusive);
+      }
       return await io();
     } finally {
+      file?.[Symbol.dispose]();
       if (copies) {
         const n = this.#copying.get(ino)! - 1;
         if (n === 0) this.#copying.delete(ino); else this.#copying.set(ino, n);

@@ -14,6 +14,15 @@ const PAGES_PER_HUGE = HUGE_SIZE / PAGE_SIZE;
 /** Blocks a sequential write fault allocates at once (one transaction instead of 16). */
 const WRITE_AROUND = 16;
 
+/**
+ * What a filesystem adds to a file's view-event count (MappedFile.viewEvents): `fill` when
+ * holes or unwritten blocks of the file got data (zero-page views of them are stale),
+ * `remove` when blocks left the file or its size shrank (truncate, punch hole, zero range:
+ * any view may be stale). One number holds both, so checking costs one read; fills past
+ * 2^26 carry into the removal part, which only costs a needless full check.
+ */
+export const VIEW_EVENT = { fill: 1, remove: 2 ** 26 } as const;
+
 /** What a filesystem hands a mapping of one of its files (lib/mm knows no on-media format). */
 export interface MappedFile {
   readonly ino: number;
@@ -35,6 +44,10 @@ export interface MappedFile {
   /** The file's lock, held shared for the whole fault: a truncate or punch-hole (which take
    *  it exclusive) waits for a fault in flight, and a fault sees the size they leave. */
   lock?(): Disposable;
+  /** The file's view-event count, process wide (see VIEW_EVENT): another worker's mapping
+   *  cannot be reached to revoke its views, so each mapping compares this count at every
+   *  fault and checks its views against the file when it moved. */
+  viewEvents?(): number;
 }
 
 export interface FileMappingOptions {
@@ -70,6 +83,8 @@ export class FileMapping {
   readonly #file: MappedFile;
   readonly #o: FileMappingOptions;
   readonly #pages = new Map<number, MappedPage>();   // mapping page index -> view
+  readonly #zeroPages = new Set<number>();            // the indexes whose view is the zero page
+  #events: number;                                    // the view-event count the views were checked at
   readonly #ranges = new Set<RangeView>();
   readonly #firstPage: number;
   #unmapped = false;
@@ -81,6 +96,7 @@ export class FileMapping {
     this.#o = options;
     this.#firstPage = offset / PAGE_SIZE;
     this.dax = file.pages.dax;
+    this.#events = file.viewEvents?.() ?? 0;
   }
 
   get stats(): FileMappingStats {
@@ -107,6 +123,8 @@ export class FileMapping {
     if (index * PAGE_SIZE >= this.length) {
       throw argError('ERR_OUT_OF_RANGE', `The value of "index" is out of range. The mapping has ${Math.ceil(this.length / PAGE_SIZE)} pages. Received ${index}`);
     }
+    const events = this.#file.viewEvents?.();
+    if (events !== undefined && events !== this.#events) this.#recheck(events);
     let had = this.#pages.get(index);
     if (had && had.buffer.length === 0) {
       // The page cache dropped the page under it (O_DIRECT invalidation): fault again.
@@ -122,7 +140,36 @@ export class FileMapping {
     using _file = this.#file.lock?.();
     const p = this.#fault(index, a);
     this.#pages.set(index, p);
+    if (p.kind === 'zero') this.#zeroPages.add(index);
     return p.buffer;
+  }
+
+  /**
+   * The file changed through some mapping or handle, maybe in another worker (whose
+   * registry cannot reach this mapping): revokes the views that no longer show the file as
+   * it is, under the file's lock, as the kernel would have unmapped them. After fills only
+   * zero-page views are checked; after a removal every view: past EOF it goes, and a view
+   * of a block goes unless the page still maps that block, written.
+   */
+  #recheck(events: number): void {
+    const removal = Math.floor(events / VIEW_EVENT.remove) !== Math.floor(this.#events / VIEW_EVENT.remove);
+    if (removal ? this.#pages.size === 0 : this.#zeroPages.size === 0) {
+      this.#events = events;
+      return;
+    }
+    using _file = this.#file.lock?.();
+    const { inode, getBlock } = this.#file.snapshot();
+    const pages = Math.ceil(inode.size / PAGE_SIZE);
+    for (const index of removal ? [...this.#pages.keys()] : [...this.#zeroPages]) {
+      const p = this.#pages.get(index)!;
+      const filePage = this.#firstPage + index;
+      if (filePage >= pages) { this.#revokePage(index); continue; }
+      if (p.kind === 'copy') continue;   // a private copy below EOF is the mapping's own
+      const b = getBlock(inode, filePage, 1, false);
+      const now = b.mapped && !b.unwritten ? b.block : -1;
+      if (now !== p.block) this.#revokePage(index);
+    }
+    this.#events = events;
   }
 
   #fault(index: number, access: FaultAccess): MappedPage {
@@ -244,6 +291,7 @@ export class FileMapping {
     const p = this.#pages.get(index);
     if (!p) return;
     this.#pages.delete(index);
+    this.#zeroPages.delete(index);
     if (p.kind !== 'copy') revokePageView(p.buffer.buffer as ArrayBuffer);
     else structuredClone(p.buffer.buffer, { transfer: [p.buffer.buffer as ArrayBuffer] });   // detaches it
     for (const r of this.#ranges) {

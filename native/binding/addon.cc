@@ -71,7 +71,13 @@ static napi_value set_sysfs_root_for_tests(napi_env env, napi_callback_info info
   return nullptr;
 }
 
-static void cleanup(void *arg) { close_all_mappings(static_cast<napi_env>(arg)); }
+// Worker exit: mappings first (an async copy in flight then writes to a placeholder), then
+// the locks and device claims, so another worker can free or reuse what they guarded.
+static void cleanup(void *arg) {
+  auto env = static_cast<napi_env>(arg);
+  close_all_mappings(env);
+  release_env_locks(env);
+}
 
 static napi_value init(napi_env env, napi_value exports) {
   auto *data = new AddonData();
@@ -80,7 +86,8 @@ static napi_value init(napi_env env, napi_value exports) {
     if (a->errorFactory) napi_delete_reference(e, a->errorFactory);
     delete a;
   }, nullptr);
-  // Worker exit: unmap what the worker mapped, even if it never called close().
+  // Worker exit: unmap what the worker mapped and release what it holds, even if it never
+  // called close() or unmount().
   napi_add_env_cleanup_hook(env, cleanup, env);
   persist_ops();  // choose the flush, fence and copy once, at load
   napi_property_descriptor props[] = {

@@ -2,10 +2,18 @@
 #pragma once
 #include <node_api.h>
 
+#include <cstdint>
+#include <map>
+#include <tuple>
+
 namespace daxfs {
 
 struct AddonData {
   napi_ref errorFactory = nullptr;
+  // What this environment holds of the process-wide tables (native/core/lock), so that a
+  // worker that ends without releasing them (terminate(), an uncaught throw) gives them back.
+  std::map<std::tuple<uint64_t, uint64_t, bool>, int> locks;   // (domain, key, exclusive) -> holds
+  std::map<uint64_t, int> claims;                              // device identity -> claims
 };
 
 AddonData *addon_data(napi_env env);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "../core/lock.h"
+#include "addon.h"
 #include "errors.h"
 
 namespace daxfs {
@@ -34,7 +35,9 @@ static napi_value claim_device(napi_env env, napi_callback_info info) {
   std::string path(len, '\0');
   napi_get_value_string_utf8(env, argv[0], &path[0], len + 1, &len);
   uint64_t id = 0;
-  if (int err = device_claim(path.c_str(), &id)) {
+  int err = device_claim(path.c_str(), &id);
+  if (err == 0) addon_data(env)->claims[id]++;
+  if (err) {
     throw_sys(env, err, "flock", path,
               err == EBUSY ? path + " is in use by another process (daxfs takes one flock per device per process); unmount it there first"
                            : path + ": cannot claim the device");
@@ -50,6 +53,10 @@ static napi_value release_device(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   uint64_t id;
   if (!get_args(env, info, 1, argv) || !get_key(env, argv[0], "id", id)) return nullptr;
+  auto &claims = addon_data(env)->claims;
+  auto it = claims.find(id);
+  if (it == claims.end()) return nullptr;   // not this environment's claim: nothing to give back
+  if (--it->second == 0) claims.erase(it);
   device_release(id);
   return nullptr;
 }
@@ -74,11 +81,17 @@ static bool lock_args(napi_env env, napi_callback_info info, uint64_t &domain, u
   return true;
 }
 
+static void note_held(napi_env env, uint64_t domain, uint64_t key, bool exclusive) {
+  addon_data(env)->locks[{domain, key, exclusive}]++;
+}
+
 // rwLock(domain, key, exclusive): blocks until granted
 static napi_value rw_lock_fn(napi_env env, napi_callback_info info) {
   uint64_t domain, key;
   bool exclusive;
-  if (lock_args(env, info, domain, key, exclusive)) rw_lock(domain, key, exclusive);
+  if (!lock_args(env, info, domain, key, exclusive)) return nullptr;
+  rw_lock(domain, key, exclusive);
+  note_held(env, domain, key, exclusive);
   return nullptr;
 }
 
@@ -87,8 +100,10 @@ static napi_value rw_try_lock_fn(napi_env env, napi_callback_info info) {
   uint64_t domain, key;
   bool exclusive;
   if (!lock_args(env, info, domain, key, exclusive)) return nullptr;
+  bool got = rw_try_lock(domain, key, exclusive);
+  if (got) note_held(env, domain, key, exclusive);
   napi_value result;
-  napi_get_boolean(env, rw_try_lock(domain, key, exclusive), &result);
+  napi_get_boolean(env, got, &result);
   return result;
 }
 
@@ -96,9 +111,27 @@ static napi_value rw_try_lock_fn(napi_env env, napi_callback_info info) {
 static napi_value rw_unlock_fn(napi_env env, napi_callback_info info) {
   uint64_t domain, key;
   bool exclusive;
-  if (lock_args(env, info, domain, key, exclusive) && !rw_unlock(domain, key, exclusive))
-    throw_sys(env, EPERM, "unlock", "", "the lock is not held in that mode");
+  if (!lock_args(env, info, domain, key, exclusive)) return nullptr;
+  // Only what this environment took: another worker's hold is not ours to give back.
+  auto &locks = addon_data(env)->locks;
+  auto it = locks.find({domain, key, exclusive});
+  if (it == locks.end() || !rw_unlock(domain, key, exclusive)) {
+    throw_sys(env, EPERM, "unlock", "", "the lock is not held in that mode by this thread");
+    return nullptr;
+  }
+  if (--it->second == 0) locks.erase(it);
   return nullptr;
+}
+
+void release_env_locks(napi_env env) {
+  AddonData *data = addon_data(env);
+  if (!data) return;
+  for (auto &[lock, holds] : data->locks)
+    for (int i = 0; i < holds; i++) rw_unlock(std::get<0>(lock), std::get<1>(lock), std::get<2>(lock));
+  data->locks.clear();
+  for (auto &[id, count] : data->claims)
+    for (int i = 0; i < count; i++) device_release(id);
+  data->claims.clear();
 }
 
 // counterAdd(domain, key, delta) -> new value
@@ -116,6 +149,21 @@ static napi_value counter_add_fn(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// counterCell(domain, key) -> an 8-byte ArrayBuffer over the counter (a little-endian int64),
+// so a hot path reads it with a load instead of a call. Never freed, so never detached.
+static napi_value counter_cell_fn(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  uint64_t domain, key;
+  if (!get_args(env, info, 2, argv) || !get_key(env, argv[0], "domain", domain) || !get_key(env, argv[1], "key", key))
+    return nullptr;
+  static_assert(sizeof(std::atomic<int64_t>) == 8, "a counter cell is one int64");
+  if (napi_create_external_arraybuffer(env, counter_cell(domain, key), 8, nullptr, nullptr, &result) != napi_ok) {
+    throw_sys(env, ENOMEM, "napi_create_external_arraybuffer", "", "cannot expose a counter");
+    return nullptr;
+  }
+  return result;
+}
+
 void add_lock_functions(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"claimDevice", nullptr, claim_device, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
@@ -125,6 +173,7 @@ void add_lock_functions(napi_env env, napi_value exports) {
       {"rwTryLock", nullptr, rw_try_lock_fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"rwUnlock", nullptr, rw_unlock_fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"counterAdd", nullptr, counter_add_fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"counterCell", nullptr, counter_cell_fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -5,5 +5,7 @@
 namespace daxfs {
 
 void add_lock_functions(napi_env env, napi_value exports);
+// Environment teardown: releases every lock and device claim the environment still holds.
+void release_env_locks(napi_env env);
 
 }  // namespace daxfs

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <pthread.h>
 #include <map>
@@ -142,12 +143,18 @@ bool rw_unlock(uint64_t domain, uint64_t key, bool exclusive) {
 
 // --- counters ----------------------------------------------------------------------------
 
+// Entries are never erased, so a cell's address holds for the life of the process.
 static std::mutex g_counter_mutex;
-static std::map<std::pair<uint64_t, uint64_t>, int64_t> g_counters;
+static std::map<std::pair<uint64_t, uint64_t>, std::atomic<int64_t>> g_counters;
 
 int64_t counter_add(uint64_t domain, uint64_t key, int64_t delta) {
   std::lock_guard<std::mutex> lock(g_counter_mutex);
-  return g_counters[{domain, key}] += delta;
+  return g_counters[{domain, key}].fetch_add(delta) + delta;
+}
+
+std::atomic<int64_t> *counter_cell(uint64_t domain, uint64_t key) {
+  std::lock_guard<std::mutex> lock(g_counter_mutex);
+  return &g_counters[{domain, key}];
 }
 
 }  // namespace daxfs

@@ -1,6 +1,7 @@
 // Process-wide coordination for the filesystem: every worker thread of a process shares
 // these tables, so locks taken in one worker hold against all the others.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 namespace daxfs {
@@ -24,5 +25,7 @@ bool rw_unlock(uint64_t domain, uint64_t key, bool exclusive);
 
 // Process-wide counters (allocation hints, cache generations): add delta, return the new value.
 int64_t counter_add(uint64_t domain, uint64_t key, int64_t delta);
+// A counter's storage, for the life of the process: any thread may load it without a call.
+std::atomic<int64_t> *counter_cell(uint64_t domain, uint64_t key);
 
 }  // namespace daxfs

@@ -3,7 +3,6 @@
 // through ts-jest, so they load the compiled package from dist/: `npm test` builds it in
 // pretest, and freshDist() below rebuilds it with tsc when a lib/ file is newer than its
 // output, so a stale dist/ never tests old code.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -13,31 +12,10 @@ import { fsck } from '../../lib/fs/fsck';
 import { mkfs } from '../../lib/fs/mkfs';
 import { DeviceLocks } from '../../lib/fs/locking';
 import { native } from '../../lib/native';
-import { DIST, ROOT } from '../helpers/child';
+import { DIST, freshDist } from '../helpers/child';
 import { makeTempDir, useTempDirs } from '../helpers/tmp';
 
 useTempDirs();
-
-function newest(dir: string, ext: string): { stale: boolean } {
-  let stale = false;
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) { walk(p); continue; }
-      if (!e.name.endsWith(ext)) continue;
-      const out = path.join(DIST, path.relative(path.join(ROOT, 'lib'), p)).replace(/\.ts$/, '.js');
-      if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(p).mtimeMs) stale = true;
-    }
-  };
-  walk(dir);
-  return { stale };
-}
-
-function freshDist(): void {
-  if (!newest(path.join(ROOT, 'lib'), '.ts').stale) return;
-  const r = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.json')], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}\n${r.stderr}`);
-}
 
 /** File bytes: position based, so a prefix of a pattern is the pattern of the prefix. */
 function pattern(n: number, seed: number): Buffer {

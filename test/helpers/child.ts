@@ -35,6 +35,29 @@ export function ensureDist(): void {
   distChecked = true;
 }
 
+function newest(dir: string, ext: string): { stale: boolean } {
+  let stale = false;
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) { walk(p); continue; }
+      if (!e.name.endsWith(ext)) continue;
+      const out = path.join(DIST, path.relative(path.join(ROOT, 'lib'), p)).replace(/\.ts$/, '.js');
+      if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(p).mtimeMs) stale = true;
+    }
+  };
+  walk(dir);
+  return { stale };
+}
+
+/** Rebuilds dist/ with tsc when a lib/ file is newer than its output (worker threads load
+ *  dist/, and a stale build would test old code). */
+export function freshDist(): void {
+  if (!newest(path.join(ROOT, 'lib'), '.ts').stale) return;
+  const r = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.json')], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}\n${r.stderr}`);
+}
+
 /** Environment without any daxfs switch inherited from the test runner. */
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
