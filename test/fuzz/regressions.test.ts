@@ -89,3 +89,57 @@ describe('journal replay checks what it replays', () => {
     dev.close();
   });
 });
+
+/** The byte offset of inode `ino` in the table. */
+const inodeAt = (ino: number) => layout.inodeTableStart * 4096 + ino * 256;
+function fixInode(img: Buffer, ino: number): void {
+  const at = inodeAt(ino);
+  img.writeUInt32LE(zlib.crc32(img.subarray(at + 64, at + 252), zlib.crc32(img.subarray(at, at + 32))), at + 252);
+}
+function statIno(img: Buffer, path: string): number {
+  const dev = deviceOf(img);
+  const f = Filesystem.mount(dev, 'dax');
+  const ino = f.stat(path).ino;
+  f.unmount();
+  dev.close();
+  return ino;
+}
+
+describe('an inode with a valid checksum but insane values is EUCLEAN', () => {
+  const base = image((f) => {
+    f.writeFile('/file', Buffer.alloc(10000, 7));
+    f.mkdir('/dir');
+  });
+  const file = statIno(base, '/file');
+  const dirIno = statIno(base, '/dir');
+  const cases: Array<[string, number, (img: Buffer, at: number) => void]> = [
+    ['a size of 2^60', file, (img, at) => img.writeDoubleLE(2 ** 60, at + 16)],
+    ['a NaN size', file, (img, at) => img.writeDoubleLE(NaN, at + 16)],
+    ['a negative size', file, (img, at) => img.writeDoubleLE(-4096, at + 16)],
+    ['a directory size past its blocks', dirIno, (img, at) => img.writeDoubleLE(2 ** 44, at + 16)],
+    ['a block count of -1', file, (img, at) => img.writeDoubleLE(-1, at + 24)],
+    ['no file type', file, (img, at) => img.writeUInt32LE(0o644, at)],
+    ['an extent on the inode table', file, (img, at) => img.writeDoubleLE(layout.inodeTableStart, at + 88)],
+    ['an extent past the device', file, (img, at) => img.writeDoubleLE(layout.blocks + 5, at + 88)],
+    ['an extent of 2^31 - 1 blocks', file, (img, at) => img.writeUInt32LE(0x7fffffff, at + 84)],
+    ['an extent at a NaN device block', file, (img, at) => img.writeDoubleLE(NaN, at + 88)],
+    ['an extent of no blocks', file, (img, at) => img.writeUInt32LE(0, at + 84)],
+    ['an extent block on the superblock', file, (img, at) => { img.writeUInt32LE(1, at + 8); img.writeDoubleLE(0, at + 72); }],
+    ['an extent block past the device', file, (img, at) => { img.writeUInt32LE(1, at + 8); img.writeDoubleLE(2 ** 40, at + 72); }],
+  ];
+  test.each(cases)('%s: reads fail with EUCLEAN, fsck reports it, nothing reaches outside the data area', (_what, ino, damage) => {
+    const img = Buffer.from(base);
+    damage(img, inodeAt(ino));
+    fixInode(img, ino);
+    const dev = deviceOf(img);
+    const f = Filesystem.mount(dev, 'dax');
+    const path = ino === file ? '/file' : '/dir';
+    expect(() => f.stat(path)).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
+    expect(() => (ino === file ? f.readFile(path) : f.readdir(path))).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
+    f.unmount();
+    const r = fsck(dev);
+    expect(r.clean).toBe(false);
+    expect(r.problems.join('\n')).toMatch(new RegExp(`inode ${ino}.*corrupt`));
+    dev.close();
+  });
+});
