@@ -50,7 +50,14 @@ export function decodeSuperblock(b: Buffer, deviceSize: number): Superblock | st
   const blockSize = b.readUInt32LE(12);
   if (blockSize !== BLOCK_SIZE) return `unsupported block size ${blockSize}`;
   const blocks = b.readDoubleLE(16);
+  if (!Number.isSafeInteger(blocks) || blocks < 0) return `block count ${blocks} is not a count`;
   if (blocks * BLOCK_SIZE > deviceSize) return `the filesystem has ${blocks} blocks but the device only ${Math.floor(deviceSize / BLOCK_SIZE)}`;
+  let layout: Layout;
+  try {
+    layout = computeLayout(blocks * BLOCK_SIZE);
+  } catch (e) {
+    return (e as Error).message;   // too small for a filesystem: not one mkfs wrote
+  }
   const labelEnd = b.indexOf(0, 64);
   const uuidHex = b.toString('hex', 32, 48);
   return {
@@ -59,7 +66,7 @@ export function decodeSuperblock(b: Buffer, deviceSize: number): Superblock | st
     uuid: `${uuidHex.slice(0, 8)}-${uuidHex.slice(8, 12)}-${uuidHex.slice(12, 16)}-${uuidHex.slice(16, 20)}-${uuidHex.slice(20)}`,
     createdMs: b.readDoubleLE(48),
     label: b.toString('utf8', 64, labelEnd < 0 || labelEnd > 64 + LABEL_BYTES ? 64 + LABEL_BYTES : labelEnd),
-    layout: computeLayout(blocks * BLOCK_SIZE),
+    layout,
   };
 }
 

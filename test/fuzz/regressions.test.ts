@@ -143,3 +143,29 @@ describe('an inode with a valid checksum but insane values is EUCLEAN', () => {
     dev.close();
   });
 });
+
+describe('a superblock with a valid checksum but an insane block count', () => {
+  test.each([NaN, -1, 0.5, 100, Infinity])('%p blocks: the backup is used', (blocks) => {
+    const img = image((f) => f.writeFile('/kept', 'kept'));
+    img.writeDoubleLE(blocks, 16);
+    img.writeUInt32LE(zlib.crc32(img.subarray(0, 252)), 252);
+    const dev = deviceOf(img);
+    const r = fsck(dev);
+    expect(r.problems.join('\n')).toMatch(/primary superblock: .*; using the backup/);
+    const f = Filesystem.mount(dev, 'dax');
+    expect(f.readFile('/kept').toString()).toBe('kept');
+    f.unmount();
+    dev.close();
+  });
+
+  test('both copies insane: EUCLEAN', () => {
+    const img = image();
+    for (const at of [0, layout.backupSuperblock * 4096]) {
+      img.writeDoubleLE(NaN, at + 16);
+      img.writeUInt32LE(zlib.crc32(img.subarray(at, at + 252)), at + 252);
+    }
+    const dev = deviceOf(img);
+    expect(() => Filesystem.mount(dev, 'dax')).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
+    dev.close();
+  });
+});
