@@ -92,15 +92,25 @@ export interface ReadSuperblock {
   problems: string[];
 }
 
+/** One copy's bytes; a copy on a bad block (EIO) reads as invalid, so the other one is used. */
+function readCopy(io: MetaIO, at: number): Buffer {
+  try {
+    return io.read(at, SUPERBLOCK_BYTES);
+  } catch (e) {
+    if ((e as DaxError).code !== 'EIO') throw e;
+    return Buffer.alloc(SUPERBLOCK_BYTES);   // no magic: "not a daxfs filesystem" unless the other copy is good
+  }
+}
+
 /** Reads the primary superblock, or the backup when the primary is damaged; EUCLEAN if neither. */
 export function readSuperblock(io: MetaIO): ReadSuperblock {
   const size = io.device.size;
-  const primary = decodeSuperblock(io.read(0, SUPERBLOCK_BYTES), size);
+  const primary = decodeSuperblock(readCopy(io, 0), size);
   if (typeof primary !== 'string') return { superblock: primary, source: 'primary', problems: [] };
   const last = Math.floor(size / BLOCK_SIZE) - 1;
   // The backup sits in the filesystem's last block; a filesystem smaller than its device
   // keeps it earlier, but mkfs always uses the whole device, so the device's last block.
-  const backup = decodeSuperblock(io.read(last * BLOCK_SIZE, SUPERBLOCK_BYTES), size);
+  const backup = decodeSuperblock(readCopy(io, last * BLOCK_SIZE), size);
   if (typeof backup !== 'string') {
     return { superblock: backup, source: 'backup', problems: [`primary superblock: ${primary}; using the backup`] };
   }
