@@ -146,7 +146,14 @@ export class FileMapping {
     // A read fault of a shared writable mapping maps the block writable: a store cannot be
     // trapped for mkwrite, so it reaches the file as it would after the kernel's mkwrite.
     const readOnly = this.#o.readOnly || !this.#o.write || this.#o.private;
-    return { buffer: this.#wrap(this.#deviceView(r.deviceBlock, 1, readOnly)), kind: readOnly ? 'readonly' : 'shared', deviceBlock: r.deviceBlock };
+    let view: ArrayBuffer;
+    try {
+      view = this.#deviceView(r.deviceBlock, 1, readOnly);
+    } catch (err) {
+      // A block that cannot be mapped (a bad block: EIO) fails the fault, which has no errno.
+      throw new DaxError('SIGBUS', `page ${filePage} of inode ${inode.ino} cannot be mapped (${(err as { code?: string }).code ?? 'error'})`, { cause: err });
+    }
+    return { buffer: this.#wrap(view), kind: readOnly ? 'readonly' : 'shared', deviceBlock: r.deviceBlock };
   }
 
   #deviceView(deviceBlock: number, count: number, readOnly: boolean): ArrayBuffer {
