@@ -830,12 +830,20 @@ export function replace(tx: Transaction, store: DirStorage, entry: DirEntry): Di
 export function list(tx: Transaction, store: DirStorage): DirEntry[] {
   const ctx = new Ctx(tx, store);
   const out: DirEntry[] = [];
+  // Each block is referenced once in a valid tree; index entries of a damaged one that
+  // point at a block already visited could make the walk exponential in the depth.
+  const seen = new Set<number>();
   const walk = (node: Block): void => {
     if (node.level === 0) {
       for (let off = node.body; off < node.used; off += recordLen(node, off)) out.push(decodeRecord(node, off));
       return;
     }
-    for (let i = 0; i < node.count; i++) walk(ctx.load(node.child(i), node.level - 1));
+    for (let i = 0; i < node.count; i++) {
+      const child = node.child(i);
+      if (seen.has(child)) throw euclean(`directory block ${child} is referenced by more than one index entry`);
+      seen.add(child);
+      walk(ctx.load(child, node.level - 1));
+    }
   };
   walk(ctx.root());
   return out;

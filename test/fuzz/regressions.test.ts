@@ -169,3 +169,30 @@ describe('a superblock with a valid checksum but an insane block count', () => {
     dev.close();
   });
 });
+
+describe('a directory index with a valid checksum that points at one block twice', () => {
+  test('listing it is EUCLEAN (each block once), not the same entries twice or a walk exponential in the depth', () => {
+    const img = image((f) => {
+      f.mkdir('/many');
+      for (let i = 0; i < 24; i++) f.writeFile(`/many/${i}-${'n'.repeat(180)}`, '');
+    });
+    const dev0 = deviceOf(img);
+    const f0 = Filesystem.mount(dev0, 'dax');
+    const dirBlock = f0.inode(f0.stat('/many').ino).extents[0].deviceBlock;   // file block 0: the root
+    f0.unmount();
+    dev0.close();
+    const at = dirBlock * 4096;
+    expect(img[at + 10]).toBe(1);   // the root is a level-1 index
+    const child0 = img.readUInt32LE(at + 40 + 4) & 0x7fffffff;
+    const entry1 = img.readUInt32LE(at + 48 + 4);
+    img.writeUInt32LE(((entry1 & 0x80000000) | child0) >>> 0, at + 48 + 4);
+    img.writeUInt32LE(0, at + 4);
+    img.writeUInt32LE(zlib.crc32(img.subarray(at, at + 4096)), at + 4);
+    const dev = deviceOf(img);
+    const f = Filesystem.mount(dev, 'dax');
+    expect(() => f.readdir('/many')).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
+    f.unmount();
+    expect(fsck(dev).clean).toBe(false);
+    dev.close();
+  });
+});
