@@ -24,4 +24,4 @@ test(`${COUNT} damaged images from seed ${FIRST}: each works or fails with a cod
   expect(report.mounted).toBeGreaterThan(0);
   expect(report.images - report.mounted).toBeGreaterThan(0);
   if (COUNT >= MUTATION_KINDS.length) expect(Object.keys(report.byKind).sort()).toEqual([...MUTATION_KINDS].sort());
-}, 600000);
+}, 120000 + COUNT * 5000);
