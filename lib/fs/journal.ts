@@ -77,6 +77,7 @@ export class Transaction {
 export class Journal {
   readonly stats: JournalStats = { commits: 0, replayed: 0 };
   #applied: number;
+  #aborted: Error | null = null;
 
   private constructor(private readonly io: MetaIO, private readonly area: JournalArea) {
     this.#applied = 0;
@@ -196,6 +197,9 @@ export class Journal {
   /** Makes every write of `tx` durable and applied, atomically. */
   commit(tx: Transaction): void {
     if (tx.entries.length === 0) return;
+    if (this.#aborted) {
+      throw new DaxError('EIO', `the journal is aborted: a committed transaction could not be applied (${this.#aborted.message}); unmount and mount again to replay it`, { errno: -5, cause: this.#aborted });
+    }
     if (tx.bytes > this.capacity) {
       throw new DaxError('ENOSPC', `a transaction of ${tx.bytes} bytes does not fit the ${this.capacity}-byte journal`, { errno: -28 });
     }
@@ -216,7 +220,14 @@ export class Journal {
     buf.writeUInt32LE(crcOf(buf), 20);
     this.io.write(this.area.start + this.area.blockSize, buf);
     this.io.barrier();   // the transaction is committed from here
-    this.#apply(seq, tx.entries);
+    try {
+      this.#apply(seq, tx.entries);
+    } catch (e) {
+      // Committed but not (wholly) applied: the record is the only full copy, and the next
+      // commit would overwrite it. Refuse every later commit; a mount replays it.
+      this.#aborted = e as Error;
+      throw e;
+    }
     this.stats.commits++;
   }
 }
