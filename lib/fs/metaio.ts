@@ -22,6 +22,13 @@ function hasBad(device: BlockDevice, first: number, count: number): boolean {
   return bad.list().some(([s, c]) => s < first + count && first < s + c);
 }
 
+/** A backstop for corrupt metadata that escaped its checks: never an access past the device. */
+function inDevice(device: BlockDevice, offset: number, length: number): void {
+  if (!(Number.isSafeInteger(offset) && offset >= 0 && offset + length <= device.size)) {
+    throw new DaxError('EUCLEAN', `metadata at bytes ${offset}..${offset + length} would lie outside ${device.name} (${device.size} bytes): the filesystem is corrupt`, { errno: -117 });
+  }
+}
+
 function eio(device: BlockDevice, first: number, count: number, syscall: string): DaxError {
   return new DaxError('EIO', `${device.name}: sectors ${first}..${first + count} of metadata hold a bad block`, { errno: -5, syscall });
 }
@@ -53,11 +60,8 @@ class DaxMetaIO implements MetaIO {
     }
     this.ops.copyIn(offset, data);
   }
-  /** A backstop for corrupt metadata that escaped its checks: never an access past the device. */
   #inDevice(offset: number, length: number): void {
-    if (!(Number.isSafeInteger(offset) && offset >= 0 && offset + length <= this.device.size)) {
-      throw new DaxError('EUCLEAN', `metadata at bytes ${offset}..${offset + length} would lie outside ${this.device.name} (${this.device.size} bytes): the filesystem is corrupt`, { errno: -117 });
-    }
+    inDevice(this.device, offset, length);
   }
   barrier(): void {
     this.ops.drain();
@@ -67,6 +71,7 @@ class DaxMetaIO implements MetaIO {
 class SectorMetaIO implements MetaIO {
   constructor(readonly device: BlockDevice) {}
   #span(offset: number, length: number): [number, Buffer] {
+    inDevice(this.device, offset, length);
     const first = Math.floor(offset / SECTOR_SIZE);
     const last = Math.ceil((offset + length) / SECTOR_SIZE);
     const buf = Buffer.alloc((last - first) * SECTOR_SIZE);

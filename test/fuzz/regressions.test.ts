@@ -5,6 +5,7 @@ import { devices, BlockDevice } from '../../lib/block';
 import { Filesystem } from '../../lib/fs/filesystem';
 import { fsck } from '../../lib/fs/fsck';
 import { computeLayout } from '../../lib/fs/layout';
+import { metaIO } from '../../lib/fs/metaio';
 import { mkfs } from '../../lib/fs/mkfs';
 
 const SIZE = 4 * 1024 * 1024;
@@ -193,6 +194,19 @@ describe('a directory index with a valid checksum that points at one block twice
     expect(() => f.readdir('/many')).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
     f.unmount();
     expect(fsck(dev).clean).toBe(false);
+    dev.close();
+  });
+});
+
+describe('metadata I/O outside the device', () => {
+  test.each(['ram', 'windowed'])('on a %s device: EUCLEAN (a backstop), not the mapping\'s RangeError or the device\'s ERANGE', (kind) => {
+    const dev = kind === 'ram' ? devices.ram(SIZE) : devices.windowed(SIZE);
+    const io = metaIO(dev);
+    for (const [at, n] of [[SIZE - 4, 8], [SIZE * 4, 8], [-512, 8], [NaN, 8], [0.5, 8]]) {
+      expect(() => io.read(at, n)).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
+      expect(() => io.write(at, Buffer.alloc(n))).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
+    }
+    expect(io.read(SIZE - 8, 8).length).toBe(8);
     dev.close();
   });
 });
