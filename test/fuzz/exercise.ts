@@ -1,6 +1,7 @@
 // What the image fuzzer does with one damaged image, in a child process: fsck, mount
 // read-only and read-write, walk the tree (a bounded number of steps, so a directory cycle
-// cannot hang the walk), read every file, write to one, fault a page of a mapping, unmount,
+// cannot hang the walk), read every file, write to one, fault a page of a mapping (the
+// read-write mount is without DAX, through the page cache, when `dax` is false), unmount,
 // fsck with repair and fsck again. Every failure is recorded by its code; a failure whose
 // code is not in `allowed` (or that has none) is a finding, with its stack.
 //
@@ -18,7 +19,7 @@ export interface ExerciseResult {
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-export function exercise(daxfs: any, image: Buffer, allowed: string[], maxSteps: number): ExerciseResult {
+export function exercise(daxfs: any, image: Buffer, allowed: string[], maxSteps: number, dax = true): ExerciseResult {
   const res: ExerciseResult = { fsck: 'clean', mounted: false, refused: null, repairedClean: false, codes: {}, findings: [], steps: 0 };
   const ok = (e: any): boolean => {
     if (!(e instanceof Error)) return false;
@@ -88,7 +89,8 @@ export function exercise(daxfs: any, image: Buffer, allowed: string[], maxSteps:
       attempt('unmount-ro', () => ro.unmount());
     }
 
-    const rw = attempt('mount-rw', () => daxfs.mount(dev, { dax: true }));
+    // `dax` false: the read-write phase goes through the page cache and sector metadata I/O.
+    const rw = attempt('mount-rw', () => daxfs.mount(dev, { dax }));
     res.mounted = rw.value !== undefined;
     res.refused = rw.code ?? null;
     const f = rw.value;
@@ -101,7 +103,7 @@ export function exercise(daxfs: any, image: Buffer, allowed: string[], maxSteps:
         if (h) {
           attempt('write', () => h.write(Buffer.alloc(100, 0xab), 0, 100, 10));
           attempt('append', () => h.write(Buffer.alloc(5000, 0xcd), 0, 5000, Math.min(h.stat().size, 2 ** 40)));
-          const m = attempt('mmap-rw', () => h.mmap(0, 4096, { write: true })).value;
+          const m = f.dax ? attempt('mmap-rw', () => h.mmap(0, 4096, { write: true })).value : undefined;
           if (m) {
             attempt('fault-write', () => { m.page(0, 'write')[1] = 7; });
             attempt('unmap', () => m.unmap());

@@ -45,7 +45,7 @@ for (const m of mutations) {
   process.stdout.write(JSON.stringify({ begin: m.seed }) + '\\n');
   const img = Buffer.from(base);
   for (const [at, hex] of m.patch) Buffer.from(hex, 'hex').copy(img, at);
-  const result = exercise(daxfs, img, allowed, ${maxSteps});
+  const result = exercise(daxfs, img, allowed, ${maxSteps}, Math.floor(m.seed / 12) % 4 !== 3);   // a quarter of each kind: a page-cache mount
   process.stdout.write(JSON.stringify({ seed: m.seed, result }) + '\\n');
 }
 process.stdout.write(JSON.stringify({ done: true }) + '\\n');
