@@ -210,3 +210,39 @@ describe('metadata I/O outside the device', () => {
     dev.close();
   });
 });
+
+describe('the largest file (2^32 blocks, found while sizing the fuzzer\'s limits)', () => {
+  const MAX = 2 ** 44;
+  test('a write or truncate past it is EFBIG and leaves the file readable; up to it works', () => {
+    const dev = devices.ram(SIZE);
+    mkfs(dev);
+    const f = Filesystem.mount(dev, 'dax');
+    f.writeFile('/s', 'x');
+    const h = f.open('/s', 'r+');
+    expect(h.write(Buffer.from('end'), 0, 3, MAX - 3)).toBe(3);
+    for (const pos of [MAX - 2, MAX, 2 ** 50]) {
+      expect(() => h.write(Buffer.from('abc'), 0, 3, pos)).toThrow(expect.objectContaining({ code: 'EFBIG' }));
+    }
+    expect(() => h.truncate(MAX + 1)).toThrow(expect.objectContaining({ code: 'EFBIG' }));
+    expect(() => f.truncate('/s', 2 ** 50)).toThrow(expect.objectContaining({ code: 'EFBIG' }));
+    expect(f.stat('/s').size).toBe(MAX);
+    const tail = Buffer.alloc(3);
+    h.read(tail, 0, 3, MAX - 3);
+    expect(tail.toString()).toBe('end');
+    h.close();
+    f.unmount();
+    expect(fsck(dev).problems).toEqual([]);
+    dev.close();
+  });
+
+  test('readFile of a sparse file larger than any Buffer is ERR_FS_FILE_TOO_LARGE, as node:fs', () => {
+    const dev = devices.ram(SIZE);
+    mkfs(dev);
+    const f = Filesystem.mount(dev, 'dax');
+    f.writeFile('/s', 'x');
+    f.truncate('/s', 2 ** 40);
+    expect(() => f.readFile('/s')).toThrow(expect.objectContaining({ code: 'ERR_FS_FILE_TOO_LARGE' }));
+    f.unmount();
+    dev.close();
+  });
+});
