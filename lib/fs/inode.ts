@@ -23,6 +23,8 @@ const UNWRITTEN = 0x80000000;
 /** File blocks are u32 in an extent: the largest file is 2^32 blocks (MAX_FILE_SIZE in allocate.ts). */
 const MAX_FILE_BLOCKS = 2 ** 32;
 const MAX_FILE_BYTES = MAX_FILE_BLOCKS * BLOCK_SIZE;
+/** The link count is a u32. */
+export const MAX_LINKS = 0xffffffff;
 
 // Field offsets inside an inode.
 const O_MODE = 0, O_NLINK = 4, O_FLAGS = 8, O_GEN = 12, O_SIZE = 16, O_BLOCKS = 24;
@@ -152,6 +154,9 @@ export class InodeTable {
     if (n > EXTENT_BLOCK_CAPACITY) {
       throw new DaxError('EFBIG', `inode ${inode.ino} would need ${n} extents; at most ${EXTENT_BLOCK_CAPACITY} fit (the file is too fragmented)`, { errno: -27 });
     }
+    // A count read from a damaged device can be off: never wrap it, say what happened.
+    if (inode.nlink > MAX_LINKS) throw new DaxError('EMLINK', `inode ${inode.ino} has the most links an inode can count (${MAX_LINKS})`, { errno: -31 });
+    if (inode.nlink < 0) throw new DaxError('EUCLEAN', `inode ${inode.ino} would have ${inode.nlink} links: its link count on the device is wrong (run fsck)`, { errno: -117 });
     const b = Buffer.alloc(INODE_SIZE);
     if (n > INLINE_EXTENTS) {
       if (!inode.extentBlock) {

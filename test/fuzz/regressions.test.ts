@@ -246,3 +246,36 @@ describe('the largest file (2^32 blocks, found while sizing the fuzzer\'s limits
     dev.close();
   });
 });
+
+describe('link counts at their limits', () => {
+  test('a directory at 2^32 - 1 links: mkdir in it is EMLINK, not a RangeError; nothing changes', () => {
+    const img = image();
+    const at = inodeAt(2);
+    img.writeUInt32LE(0xffffffff, at + 4);
+    fixInode(img, 2);
+    const dev = deviceOf(img);
+    const f = Filesystem.mount(dev, 'dax');
+    expect(() => f.mkdir('/sub')).toThrow(expect.objectContaining({ code: 'EMLINK' }));
+    expect(f.readdir('/')).toEqual([]);
+    f.writeFile('/file', 'ok');   // a file does not count in its directory's links
+    f.unmount();
+    dev.close();
+  });
+
+  test('a linked file whose count says 0: unlink is EUCLEAN, not a RangeError; fsck repair fixes the count', () => {
+    let ino = 0;
+    const img = image((f) => { f.writeFile('/file', 'data'); ino = f.stat('/file').ino; });
+    img.writeUInt32LE(0, inodeAt(ino) + 4);
+    fixInode(img, ino);
+    const dev = deviceOf(img);
+    const f = Filesystem.mount(dev, 'dax');
+    expect(() => f.unlink('/file')).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
+    f.unmount();
+    expect(fsck(dev, { repair: true }).repaired.join('\n')).toMatch(new RegExp(`link count of inode ${ino} to 1`));
+    const again = Filesystem.mount(dev, 'dax');
+    again.unlink('/file');
+    again.unmount();
+    expect(fsck(dev).problems).toEqual([]);
+    dev.close();
+  });
+});

@@ -11,7 +11,7 @@ import { BaseImage, Mutation, mutate } from './mutate';
 
 /** Codes a damaged image may fail with. Anything else (no code, a RangeError, ERANGE from
  *  the device refusing an access past its end, ERR_* from an internal call) is a finding. */
-export const ALLOWED_CODES = ['EUCLEAN', 'EINVAL', 'EIO', 'ENOENT', 'ENOTDIR', 'EISDIR', 'ENOSPC', 'EROFS', 'EFBIG',
+export const ALLOWED_CODES = ['EUCLEAN', 'EINVAL', 'EIO', 'ENOENT', 'ENOTDIR', 'EISDIR', 'ENOSPC', 'EROFS', 'EFBIG', 'EMLINK',
   'ENAMETOOLONG', 'EEXIST', 'ENOTEMPTY'];
 
 export interface FuzzReport {
