@@ -524,6 +524,10 @@ function recordLen(b: Block, off: number): number { return b.buf.readUInt16LE(of
 
 function decodeRecord(b: Block, off: number): DirEntry {
   const nameLen = b.buf[off + 10];
+  // Framing is checked with the block; the name's bytes only here (fsck checks them all):
+  // a name no path can spell must not reach readdir.
+  const problem = nameProblem(b.buf.subarray(off + REC_HEADER, off + REC_HEADER + nameLen));
+  if (problem) throw euclean(`directory block ${b.index}: the entry at byte ${off} has a name that ${problem}`);
   return {
     name: b.buf.toString('utf8', off + REC_HEADER, off + REC_HEADER + nameLen),
     ino: b.buf.readUInt32LE(off + 4),

@@ -279,3 +279,25 @@ describe('link counts at their limits', () => {
     dev.close();
   });
 });
+
+describe('a directory entry whose name no path can spell (valid checksum)', () => {
+  test('readdir and lookups in that block are EUCLEAN, not a name with a NUL byte handed to the caller', () => {
+    let dirIno = 0;
+    const img = image((f) => { f.mkdir('/d'); f.writeFile('/d/name', ''); dirIno = f.stat('/d').ino; });
+    const dev0 = deviceOf(img);
+    const f0 = Filesystem.mount(dev0, 'dax');
+    const at = f0.inode(dirIno).extents[0].deviceBlock * 4096;
+    f0.unmount();
+    dev0.close();
+    expect(img.toString('latin1', at + 40 + 12, at + 40 + 16)).toBe('name');   // the first record's name
+    img[at + 40 + 13] = 0;
+    img.writeUInt32LE(0, at + 4);
+    img.writeUInt32LE(zlib.crc32(img.subarray(at, at + 4096)), at + 4);
+    const dev = deviceOf(img);
+    const f = Filesystem.mount(dev, 'dax');
+    expect(() => f.readdir('/d')).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
+    f.unmount();
+    expect(fsck(dev).clean).toBe(false);
+    dev.close();
+  });
+});
