@@ -32,12 +32,15 @@ export interface FuzzOptions {
   imageTimeoutMs?: number;
   maxSteps?: number;
   workDir: string;
+  /** Source of a function to run instead of exercise() (same parameters, then the seed):
+   *  for testing this runner's crash and hang accounting. */
+  exerciseSource?: string;
 }
 
-const CHILD = (imageFile: string, mutationsFile: string, maxSteps: number) => `
+const CHILD = (imageFile: string, mutationsFile: string, maxSteps: number, source: string) => `
 const daxfs = require(${JSON.stringify(DIST_INDEX)});
 const fs = require('node:fs');
-const exercise = ${exercise.toString()};
+const exercise = ${source};
 const base = fs.readFileSync(${JSON.stringify(imageFile)});
 const mutations = JSON.parse(fs.readFileSync(${JSON.stringify(mutationsFile)}, 'utf8'));
 const allowed = ${JSON.stringify(ALLOWED_CODES)};
@@ -45,7 +48,7 @@ for (const m of mutations) {
   process.stdout.write(JSON.stringify({ begin: m.seed }) + '\\n');
   const img = Buffer.from(base);
   for (const [at, hex] of m.patch) Buffer.from(hex, 'hex').copy(img, at);
-  const result = exercise(daxfs, img, allowed, ${maxSteps}, Math.floor(m.seed / 12) % 4 !== 3);   // a quarter of each kind: a page-cache mount
+  const result = exercise(daxfs, img, allowed, ${maxSteps}, Math.floor(m.seed / 12) % 4 !== 3, m.seed);   // a quarter of each kind: a page-cache mount
   process.stdout.write(JSON.stringify({ seed: m.seed, result }) + '\\n');
 }
 process.stdout.write(JSON.stringify({ done: true }) + '\\n');
@@ -112,7 +115,7 @@ export async function fuzzImages(base: BaseImage, o: FuzzOptions): Promise<FuzzR
     const chunk = todo.slice(0, batch);
     const mutationsFile = path.join(o.workDir, 'mutations.json');
     fs.writeFileSync(mutationsFile, JSON.stringify(chunk));
-    const end = await runBatch(CHILD(imageFile, mutationsFile, o.maxSteps ?? 300), o.imageTimeoutMs ?? 20000);
+    const end = await runBatch(CHILD(imageFile, mutationsFile, o.maxSteps ?? 300, o.exerciseSource ?? exercise.toString()), o.imageTimeoutMs ?? 20000);
     for (const [seed, r] of end.results) {
       const kind = kinds.get(seed)!;
       report.images++;
@@ -141,5 +144,8 @@ export function summary(r: FuzzReport): string {
   const refused = Object.entries(r.refused).map(([c, n]) => `${c} ${n}`).join(', ') || 'none';
   return `fuzz images: ${r.images} images, ${r.mounted} mounted, ${r.images - r.mounted - r.crashes.length - r.hangs.length} refused (${refused}), ` +
     `${r.crashes.length} crashes, ${r.hangs.length} hangs; fsck clean before repair ${r.fsckClean}, after repair ${r.repairedClean}; ` +
-    `${r.findings.length} images with uncoded failures`;
+    `${r.findings.length} images with uncoded failures` +
+    (r.crashes.length ? `; crash seeds ${r.crashes.map((c) => c.seed).join(' ')}` : '') +
+    (r.hangs.length ? `; hang seeds ${r.hangs.map((c) => c.seed).join(' ')}` : '') +
+    (r.findings.length ? `; finding seeds ${r.findings.map((c) => c.seed).join(' ')}` : '');
 }
