@@ -9,7 +9,7 @@ import { fuzzImages, summary } from './run-images';
 
 useTempDirs();
 
-const COUNT = Number(process.env.DAXFS_FUZZ_IMAGES ?? 36);
+const COUNT = Number(process.env.DAXFS_FUZZ_IMAGES ?? 24);
 const FIRST = Number(process.env.DAXFS_FUZZ_SEED ?? 1);
 
 test(`${COUNT} damaged images from seed ${FIRST}: each works or fails with a coded error`, async () => {

@@ -54,6 +54,9 @@ for (const m of mutations) {
 process.stdout.write(JSON.stringify({ done: true }) + '\\n');
 `;
 
+/** How long a child may take to load before its first image. */
+const STARTUP_MS = 60000;
+
 interface BatchEnd {
   results: Map<number, ExerciseResult>;
   /** The image the child was on when it died or stopped answering. */
@@ -68,11 +71,11 @@ function runBatch(script: string, timeoutMs: number): Promise<BatchEnd> {
   let stderr = '';
   let hung = false;
   let timer: NodeJS.Timeout;
-  const arm = () => {
+  const arm = (ms = timeoutMs) => {
     clearTimeout(timer);
-    timer = setTimeout(() => { hung = true; child.kill('SIGKILL'); }, timeoutMs);
+    timer = setTimeout(() => { hung = true; child.kill('SIGKILL'); }, ms);
   };
-  arm();
+  arm(Math.max(timeoutMs, STARTUP_MS));   // loading the package on a busy machine is not a hang
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
     pending += d;
     let nl: number;
