@@ -18,7 +18,6 @@ export interface ExerciseResult {
   steps: number;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export function exercise(daxfs: any, image: Buffer, allowed: string[], maxSteps: number, dax = true): ExerciseResult {
   const res: ExerciseResult = { fsck: 'clean', mounted: false, refused: null, repairedClean: false, codes: {}, findings: [], steps: 0 };
   const ok = (e: any): boolean => {
