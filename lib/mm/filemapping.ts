@@ -126,7 +126,11 @@ export class FileMapping {
       // Copy on write: the page's current contents in anonymous memory; the file never changes.
       daxFault(inode, filePage, 'read', getBlock);   // SIGBUS past EOF, as any fault
       const copy = Buffer.alloc(PAGE_SIZE);
-      daxIO('read', inode, filePage * PAGE_SIZE, copy, getBlock);
+      try {
+        daxIO('read', inode, filePage * PAGE_SIZE, copy, getBlock);
+      } catch (err) {
+        throw new DaxError('SIGBUS', `page ${filePage} of inode ${inode.ino} cannot be read for a private copy (${(err as { code?: string }).code ?? 'error'})`, { cause: err });
+      }
       return { buffer: copy, kind: 'copy', deviceBlock: -1 };
     }
     // Fault-around for writes: right after a write fault of the page before (a sequential
