@@ -90,7 +90,7 @@ describe('EIO from bad blocks under file data', () => {
     expectRecovered(s);
   });
 
-  test('a page fault on a bad block is SIGBUS with cause EIO; other pages map', () => {
+  test('a page fault on a bad block (shared or private) is SIGBUS with cause EIO; other pages map', () => {
     const s = setup();
     bad(s.dev, dataBlock(s.f, '/d/victim', 3));
     const h = s.f.open('/d/victim', 'r+');
@@ -102,6 +102,11 @@ describe('EIO from bad blocks under file data', () => {
     expect(err.code).toBe('SIGBUS');
     expect(err.cause?.code).toBe('EIO');
     m.unmap();
+    const priv = h.mmap(0, VICTIM.length, { write: true, private: true });
+    err = undefined;
+    try { priv.page(3, 'write'); } catch (e) { err = e; }
+    expect([err?.code, err?.cause?.code]).toEqual(['SIGBUS', 'EIO']);   // the private copy cannot be read
+    priv.unmap();
     h.close();
     expectRecovered(s);
   });
