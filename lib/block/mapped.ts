@@ -55,6 +55,8 @@ export class MappedDevice implements BlockDevice {
       drain: () => this.#mapping.drain(),
       pageView: (offset, length, readOnly) => {
         if (this.#closed) throw ebadf(this.name);
+        // As direct access: a bad block cannot be mapped (a fault on it is SIGBUS).
+        checkBadBlocks(this.name, this.badblocks, Math.floor(offset / SECTOR_SIZE), Math.ceil(length / SECTOR_SIZE), 'direct_access');
         return pageView(this.#mapping, offset, length, readOnly);
       },
       ...(copyAsync && {

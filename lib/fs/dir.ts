@@ -524,6 +524,10 @@ function recordLen(b: Block, off: number): number { return b.buf.readUInt16LE(of
 
 function decodeRecord(b: Block, off: number): DirEntry {
   const nameLen = b.buf[off + 10];
+  // Framing is checked with the block; the name's bytes only here (fsck checks them all):
+  // a name no path can spell must not reach readdir.
+  const problem = nameProblem(b.buf.subarray(off + REC_HEADER, off + REC_HEADER + nameLen));
+  if (problem) throw euclean(`directory block ${b.index}: the entry at byte ${off} has a name that ${problem}`);
   return {
     name: b.buf.toString('utf8', off + REC_HEADER, off + REC_HEADER + nameLen),
     ino: b.buf.readUInt32LE(off + 4),
@@ -830,12 +834,20 @@ export function replace(tx: Transaction, store: DirStorage, entry: DirEntry): Di
 export function list(tx: Transaction, store: DirStorage): DirEntry[] {
   const ctx = new Ctx(tx, store);
   const out: DirEntry[] = [];
+  // Each block is referenced once in a valid tree; index entries of a damaged one that
+  // point at a block already visited could make the walk exponential in the depth.
+  const seen = new Set<number>();
   const walk = (node: Block): void => {
     if (node.level === 0) {
       for (let off = node.body; off < node.used; off += recordLen(node, off)) out.push(decodeRecord(node, off));
       return;
     }
-    for (let i = 0; i < node.count; i++) walk(ctx.load(node.child(i), node.level - 1));
+    for (let i = 0; i < node.count; i++) {
+      const child = node.child(i);
+      if (seen.has(child)) throw euclean(`directory block ${child} is referenced by more than one index entry`);
+      seen.add(child);
+      walk(ctx.load(child, node.level - 1));
+    }
   };
   walk(ctx.root());
   return out;

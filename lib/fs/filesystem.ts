@@ -4,6 +4,7 @@
 // metadata change is one journal transaction. Several DAX mounts of one device (worker
 // threads) share it: state lives on the device, and every operation runs under the
 // device's process-wide locks (lib/fs/locking), taken at the top of each method.
+import { constants as bufferConstants } from 'node:buffer';
 import { BlockDevice } from '../block';
 import { ConvertUnwritten, daxIOAsync, DaxInode, GetBlock } from '../dax';
 import { DaxError } from '../errors';
@@ -11,7 +12,7 @@ import { FileMapping, MappingRegistry, VIEW_EVENT } from '../mm';
 import { platform } from '../platform';
 import { checkBytes, checkSize, checkString } from '../validate';
 import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
-import { allocateRange, allocationGoal, AllocateMode, markWritten } from './allocate';
+import { allocateRange, allocationGoal, AllocateMode, markWritten, MAX_FILE_SIZE } from './allocate';
 import { claimDevice, DeviceClaim } from './claim';
 import { DataPath, dataPath } from './data';
 import * as dir from './dir';
@@ -34,6 +35,15 @@ import { readSuperblock } from './superblock';
 function fsError(code: string, errno: number, syscall: string, path: string, what: string): DaxError {
   const description = what.startsWith(`${code}: `) ? what.slice(code.length + 2) : what;
   return new DaxError(code, `${description}, ${syscall} '${path}'`, { errno: -errno, syscall, path });
+}
+
+const BUFFER_MAX = bufferConstants.MAX_LENGTH;
+
+/** EFBIG past the largest file the extents can map (2^32 blocks), as the kernel's s_maxbytes. */
+function checkFileSize(end: number, syscall: string): void {
+  if (end > MAX_FILE_SIZE) {
+    throw new DaxError('EFBIG', `file too large: ${end} bytes is past the largest daxfs file (${MAX_FILE_SIZE} bytes), ${syscall}`, { errno: -27, syscall });
+  }
 }
 
 /** Inodes kept parsed for I/O per mount (dropped all at once when full: a bound, not an LRU). */
@@ -491,6 +501,7 @@ export class Filesystem {
   /** Sets the size: blocks past the new end are freed (also preallocated ones when the size
    *  does not change, as on Linux), the rest of the last page zeroed. */
   truncateIno(ino: number, length: number): void {
+    checkFileSize(length, 'ftruncate');
     // A promise read or write may be copying to or from this file's blocks off the main
     // thread: freeing them now could hand them to another file mid-copy.
     if (this.#promises?.copying(ino)) {
@@ -605,6 +616,7 @@ export class Filesystem {
   /** Writes at `position`; durable on return on a DAX mount, after a sync otherwise. A size
    *  change is one more transaction. */
   writeAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
+    checkFileSize(position + buffer.byteLength, 'write');
     const { lock, inode } = this.#lockForWrite(ino, position + buffer.byteLength);
     using _file = lock;
     const n = this.#data.write(this.#daxInode(inode), buffer, position, this.#dataGetBlock(inode), direct, this.#convert(ino));
@@ -630,6 +642,7 @@ export class Filesystem {
   /** writeAt with the copy off the main thread when it is large (see readAtAsync). */
   async writeAtAsync(ino: number, buffer: Uint8Array, position: number): Promise<number> {
     if (!this.dax) return this.writeAt(ino, buffer, position);
+    checkFileSize(position + buffer.byteLength, 'write');
     let copy: Promise<number>;
     let inode: Inode;
     {
@@ -750,6 +763,11 @@ export class Filesystem {
     const h = this.open(path, 'r');
     try {
       const size = h.stat().size;
+      if (size > BUFFER_MAX) {   // a sparse file can be larger than any Buffer: node:fs's error
+        const err = new RangeError(`File size (${size}) is greater than ${BUFFER_MAX} bytes`);
+        Object.defineProperty(err, 'code', { value: 'ERR_FS_FILE_TOO_LARGE', enumerable: true });
+        throw err;
+      }
       const out = Buffer.alloc(size);
       let done = 0;
       while (done < size) {

@@ -20,6 +20,11 @@ const EXTENT_BLOCK_HEADER = 16;       // magic u32, count u32, ino u32, crc u32
 export const EXTENT_BLOCK_CAPACITY = (BLOCK_SIZE - EXTENT_BLOCK_HEADER) / EXTENT_BYTES;
 const EXTENT_BLOCK_MAGIC = 0x54584544;   // "DEXT"
 const UNWRITTEN = 0x80000000;
+/** File blocks are u32 in an extent: the largest file is 2^32 blocks (MAX_FILE_SIZE in allocate.ts). */
+const MAX_FILE_BLOCKS = 2 ** 32;
+const MAX_FILE_BYTES = MAX_FILE_BLOCKS * BLOCK_SIZE;
+/** The link count is a u32. */
+export const MAX_LINKS = 0xffffffff;
 
 // Field offsets inside an inode.
 const O_MODE = 0, O_NLINK = 4, O_FLAGS = 8, O_GEN = 12, O_SIZE = 16, O_BLOCKS = 24;
@@ -89,6 +94,9 @@ export class InodeTable {
     const extentBlock = b.readDoubleLE(O_EXTBLOCK);
     let extents: Extent[];
     if (flags & FLAG_EXTENT_BLOCK) {
+      if (!Number.isSafeInteger(extentBlock) || extentBlock < this.layout.dataStart || extentBlock >= this.layout.backupSuperblock) {
+        throw new DaxError('EUCLEAN', `inode ${ino} is corrupt (extent block ${extentBlock} is outside the data area)`, { errno: -117 });
+      }
       const eb = tx.read(extentBlock * BLOCK_SIZE, BLOCK_SIZE);
       const n = eb.readUInt32LE(4);
       if (eb.readUInt32LE(0) !== EXTENT_BLOCK_MAGIC || eb.readUInt32LE(8) !== ino || n !== count ||
@@ -100,12 +108,41 @@ export class InodeTable {
       if (count > INLINE_EXTENTS) throw new DaxError('EUCLEAN', `inode ${ino} claims ${count} inline extents`, { errno: -117 });
       extents = Array.from({ length: count }, (_, i) => readExtent(b, O_EXTENTS + i * EXTENT_BYTES));
     }
+    const problem = this.#insane(b, extents);
+    if (problem) throw new DaxError('EUCLEAN', `inode ${ino} is corrupt (${problem})`, { errno: -117 });
     return {
       ino, mode: b.readUInt32LE(O_MODE), nlink: b.readUInt32LE(O_NLINK), flags,
       generation: b.readUInt32LE(O_GEN), size: b.readDoubleLE(O_SIZE), blocks: b.readDoubleLE(O_BLOCKS),
       atimeMs: b.readDoubleLE(O_ATIME), mtimeMs: b.readDoubleLE(O_MTIME), ctimeMs: b.readDoubleLE(O_CTIME),
       birthtimeMs: b.readDoubleLE(O_BTIME), extentBlock: flags & FLAG_EXTENT_BLOCK ? extentBlock : 0, extents,
     };
+  }
+
+  /**
+   * Why a checksummed inode still cannot be trusted, or null: every value a read, write or
+   * fault turns into a device address or a buffer size is checked here, so no later code
+   * reaches outside the data area or allocates by a corrupt size.
+   */
+  #insane(b: Buffer, extents: Extent[]): string | null {
+    const type = b.readUInt32LE(O_MODE) & S_IFMT;
+    if (type !== S_IFREG && type !== S_IFDIR) return `mode ${b.readUInt32LE(O_MODE).toString(8)} is neither a file nor a directory`;
+    const size = b.readDoubleLE(O_SIZE);
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_FILE_BYTES) return `size ${size}`;
+    const blocks = b.readDoubleLE(O_BLOCKS);
+    if (!Number.isSafeInteger(blocks) || blocks < 0 || blocks > this.layout.blocks) return `block count ${blocks}`;
+    // A directory file has no holes and grows a block at a time: its size is its blocks.
+    if (type === S_IFDIR && size !== blocks * BLOCK_SIZE) return `directory of ${size} bytes with ${blocks} blocks`;
+    const { dataStart, backupSuperblock } = this.layout;
+    const inData = (start: number, count: number) => Number.isSafeInteger(start) && start >= dataStart && start + count <= backupSuperblock;
+    let end = 0;
+    for (const e of extents) {
+      if (e.length === 0 || e.fileBlock < end || e.fileBlock + e.length > MAX_FILE_BLOCKS) {
+        return `extent at file block ${e.fileBlock} (${e.length} blocks) is empty, out of order or past the largest file`;
+      }
+      if (!inData(e.deviceBlock, e.length)) return `extent at file block ${e.fileBlock} maps device blocks ${e.deviceBlock}..${e.deviceBlock + e.length}, outside the data area`;
+      end = e.fileBlock + e.length;
+    }
+    return null;
   }
 
   /**
@@ -117,6 +154,9 @@ export class InodeTable {
     if (n > EXTENT_BLOCK_CAPACITY) {
       throw new DaxError('EFBIG', `inode ${inode.ino} would need ${n} extents; at most ${EXTENT_BLOCK_CAPACITY} fit (the file is too fragmented)`, { errno: -27 });
     }
+    // A count read from a damaged device can be off: never wrap it, say what happened.
+    if (inode.nlink > MAX_LINKS) throw new DaxError('EMLINK', `inode ${inode.ino} has the most links an inode can count (${MAX_LINKS})`, { errno: -31 });
+    if (inode.nlink < 0) throw new DaxError('EUCLEAN', `inode ${inode.ino} would have ${inode.nlink} links: its link count on the device is wrong (run fsck)`, { errno: -117 });
     const b = Buffer.alloc(INODE_SIZE);
     if (n > INLINE_EXTENTS) {
       if (!inode.extentBlock) {

@@ -77,6 +77,7 @@ export class Transaction {
 export class Journal {
   readonly stats: JournalStats = { commits: 0, replayed: 0 };
   #applied: number;
+  #aborted: Error | null = null;
 
   private constructor(private readonly io: MetaIO, private readonly area: JournalArea) {
     this.#applied = 0;
@@ -116,6 +117,9 @@ export class Journal {
     }
     const j = new Journal(io, area);
     j.#applied = header.readDoubleLE(8);
+    if (!Number.isSafeInteger(j.#applied) || j.#applied < 0) {
+      throw new DaxError('EUCLEAN', `journal header at byte ${area.start} is corrupt (applied sequence number ${j.#applied})`, { errno: -117 });
+    }
     return { pending: j.#pending() !== null };
   }
 
@@ -127,6 +131,9 @@ export class Journal {
     }
     const j = new Journal(io, area);
     j.#applied = header.readDoubleLE(8);
+    if (!Number.isSafeInteger(j.#applied) || j.#applied < 0) {
+      throw new DaxError('EUCLEAN', `journal header at byte ${area.start} is corrupt (applied sequence number ${j.#applied})`, { errno: -117 });
+    }
     j.replay();
     return j;
   }
@@ -139,18 +146,30 @@ export class Journal {
     const count = head.readUInt32LE(4);
     const seq = head.readDoubleLE(8);
     const bytes = head.readUInt32LE(16);
-    if (seq <= this.#applied || bytes < TX_HEADER || bytes > this.capacity) return null;
+    if (!Number.isSafeInteger(seq) || seq <= this.#applied || bytes < TX_HEADER || bytes > this.capacity) return null;
     const whole = this.io.read(at, bytes);
     if (crcOf(whole) !== whole.readUInt32LE(20)) return null;
     const entries: Array<{ target: number; data: Buffer }> = [];
     let off = TX_HEADER;
     for (let i = 0; i < count; i++) {
+      // A record whose checksum holds but whose entries do not fit it, or aim outside the
+      // device or into the journal itself, was not written by commit: corruption, never replayed.
+      if (off + ENTRY_HEADER > bytes) throw this.#corrupt(`entry ${i} of ${count} starts past the record's ${bytes} bytes`);
       const target = whole.readDoubleLE(off);
       const length = whole.readUInt32LE(off + 8);
+      if (off + ENTRY_HEADER + length > bytes) throw this.#corrupt(`entry ${i} (${length} bytes) runs past the record's ${bytes} bytes`);
+      if (!Number.isSafeInteger(target) || target < 0 || target + length > this.io.device.size ||
+          (target < this.area.start + this.area.size && target + length > this.area.start)) {
+        throw this.#corrupt(`entry ${i} targets bytes ${target}..${target + length}, outside the device or inside the journal`);
+      }
       entries.push({ target, data: whole.subarray(off + ENTRY_HEADER, off + ENTRY_HEADER + length) });
       off += ENTRY_HEADER + pad8(length);
     }
     return { seq, entries };
+  }
+
+  #corrupt(what: string): DaxError {
+    return new DaxError('EUCLEAN', `the journal's committed transaction is corrupt: ${what}`, { errno: -117 });
   }
 
   replay(): boolean {
@@ -178,6 +197,9 @@ export class Journal {
   /** Makes every write of `tx` durable and applied, atomically. */
   commit(tx: Transaction): void {
     if (tx.entries.length === 0) return;
+    if (this.#aborted) {
+      throw new DaxError('EIO', `the journal is aborted: a committed transaction could not be applied (${this.#aborted.message}); unmount and mount again to replay it`, { errno: -5, cause: this.#aborted });
+    }
     if (tx.bytes > this.capacity) {
       throw new DaxError('ENOSPC', `a transaction of ${tx.bytes} bytes does not fit the ${this.capacity}-byte journal`, { errno: -28 });
     }
@@ -198,7 +220,14 @@ export class Journal {
     buf.writeUInt32LE(crcOf(buf), 20);
     this.io.write(this.area.start + this.area.blockSize, buf);
     this.io.barrier();   // the transaction is committed from here
-    this.#apply(seq, tx.entries);
+    try {
+      this.#apply(seq, tx.entries);
+    } catch (e) {
+      // Committed but not (wholly) applied: the record is the only full copy, and the next
+      // commit would overwrite it. Refuse every later commit; a mount replays it.
+      this.#aborted = e as Error;
+      throw e;
+    }
     this.stats.commits++;
   }
 }

@@ -50,7 +50,14 @@ export function decodeSuperblock(b: Buffer, deviceSize: number): Superblock | st
   const blockSize = b.readUInt32LE(12);
   if (blockSize !== BLOCK_SIZE) return `unsupported block size ${blockSize}`;
   const blocks = b.readDoubleLE(16);
+  if (!Number.isSafeInteger(blocks) || blocks < 0) return `block count ${blocks} is not a count`;
   if (blocks * BLOCK_SIZE > deviceSize) return `the filesystem has ${blocks} blocks but the device only ${Math.floor(deviceSize / BLOCK_SIZE)}`;
+  let layout: Layout;
+  try {
+    layout = computeLayout(blocks * BLOCK_SIZE);
+  } catch (e) {
+    return (e as Error).message;   // too small for a filesystem: not one mkfs wrote
+  }
   const labelEnd = b.indexOf(0, 64);
   const uuidHex = b.toString('hex', 32, 48);
   return {
@@ -59,7 +66,7 @@ export function decodeSuperblock(b: Buffer, deviceSize: number): Superblock | st
     uuid: `${uuidHex.slice(0, 8)}-${uuidHex.slice(8, 12)}-${uuidHex.slice(12, 16)}-${uuidHex.slice(16, 20)}-${uuidHex.slice(20)}`,
     createdMs: b.readDoubleLE(48),
     label: b.toString('utf8', 64, labelEnd < 0 || labelEnd > 64 + LABEL_BYTES ? 64 + LABEL_BYTES : labelEnd),
-    layout: computeLayout(blocks * BLOCK_SIZE),
+    layout,
   };
 }
 
@@ -85,15 +92,25 @@ export interface ReadSuperblock {
   problems: string[];
 }
 
+/** One copy's bytes; a copy on a bad block (EIO) reads as invalid, so the other one is used. */
+function readCopy(io: MetaIO, at: number): Buffer {
+  try {
+    return io.read(at, SUPERBLOCK_BYTES);
+  } catch (e) {
+    if ((e as DaxError).code !== 'EIO') throw e;
+    return Buffer.alloc(SUPERBLOCK_BYTES);   // no magic: "not a daxfs filesystem" unless the other copy is good
+  }
+}
+
 /** Reads the primary superblock, or the backup when the primary is damaged; EUCLEAN if neither. */
 export function readSuperblock(io: MetaIO): ReadSuperblock {
   const size = io.device.size;
-  const primary = decodeSuperblock(io.read(0, SUPERBLOCK_BYTES), size);
+  const primary = decodeSuperblock(readCopy(io, 0), size);
   if (typeof primary !== 'string') return { superblock: primary, source: 'primary', problems: [] };
   const last = Math.floor(size / BLOCK_SIZE) - 1;
   // The backup sits in the filesystem's last block; a filesystem smaller than its device
   // keeps it earlier, but mkfs always uses the whole device, so the device's last block.
-  const backup = decodeSuperblock(io.read(last * BLOCK_SIZE, SUPERBLOCK_BYTES), size);
+  const backup = decodeSuperblock(readCopy(io, last * BLOCK_SIZE), size);
   if (typeof backup !== 'string') {
     return { superblock: backup, source: 'backup', problems: [`primary superblock: ${primary}; using the backup`] };
   }

@@ -180,7 +180,12 @@ export class FileMapping {
     if (access === 'write' && this.#o.private) {
       // Copy on write: the page's current contents in anonymous memory; the file never changes.
       const copy = Buffer.alloc(PAGE_SIZE);
-      file.pages.read(inode, filePage, copy, getBlock);   // SIGBUS past EOF, as any fault
+      try {
+        file.pages.read(inode, filePage, copy, getBlock);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SIGBUS') throw err;   // past EOF, as any fault
+        throw new DaxError('SIGBUS', `page ${filePage} of inode ${inode.ino} cannot be read for a private copy (${(err as { code?: string }).code ?? 'error'})`, { cause: err });
+      }
       return { buffer: copy, kind: 'copy', block: -1 };
     }
     // Fault-around for writes: right after a write fault of the page before (a sequential
@@ -201,7 +206,14 @@ export class FileMapping {
     // A read fault of a shared writable mapping maps the block writable: a store cannot be
     // trapped for mkwrite, so it reaches the file as it would after the kernel's mkwrite.
     const readOnly = this.#o.readOnly || !this.#o.write || this.#o.private;
-    return { buffer: this.#wrap(file.pages.view(r.deviceBlock, 1, readOnly)), kind: readOnly ? 'readonly' : 'shared', block: r.deviceBlock };
+    let view: ArrayBuffer;
+    try {
+      view = file.pages.view(r.deviceBlock, 1, readOnly);
+    } catch (err) {
+      // A block that cannot be mapped (a bad block: EIO) fails the fault, which has no errno.
+      throw new DaxError('SIGBUS', `page ${filePage} of inode ${inode.ino} cannot be mapped (${(err as { code?: string }).code ?? 'error'})`, { cause: err });
+    }
+    return { buffer: this.#wrap(view), kind: readOnly ? 'readonly' : 'shared', block: r.deviceBlock };
   }
 
   #wrap(ab: ArrayBuffer): Buffer {
