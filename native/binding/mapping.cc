@@ -83,13 +83,21 @@ void close_all_mappings(napi_env env) {
   {
     std::lock_guard<std::mutex> lock(g_live_mutex);
     for (MappingState *s : g_live)
-      if (s->env == env) mine.push_back(s);
+      if (s->env == env) {
+        // Held across detach_and_unmap: when the handle was collected, the page views hold
+        // the last refs, and revoking them would free s while it is still being closed.
+        ref(s);
+        mine.push_back(s);
+      }
   }
   if (mine.empty()) return;
   // Cleanup hooks run outside any JS call: handles need a scope of their own.
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  for (MappingState *s : mine) detach_and_unmap(env, s);
+  for (MappingState *s : mine) {
+    detach_and_unmap(env, s);
+    unref(s);
+  }
   napi_close_handle_scope(env, scope);
 }
 
