@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "mapping.h"
+#include "view.h"
 
 namespace daxfs {
 
@@ -152,7 +153,15 @@ napi_value copy_async_binding(napi_env env, napi_callback_info info) {
   }
   void *bytes = nullptr;
   size_t length = 0;
-  if (!get_bytes_arg(env, argv[2], "buffer", bytes, length)) return nullptr;
+  napi_value arraybuffer = nullptr;
+  if (!get_bytes_arg(env, argv[2], "buffer", bytes, length, &arraybuffer)) return nullptr;
+  // A read stores into the buffer on a libuv thread: into PROT_READ memory that is a
+  // SIGSEGV no JavaScript can catch, so it is refused here.
+  const ViewRecord *view = arraybuffer ? view_of(env, arraybuffer) : nullptr;
+  if (!write && view && view->readOnly) {
+    throw_value(env, "The \"buffer\" argument is a read-only page view; a read cannot store into it");
+    return nullptr;
+  }
   auto *job = new CopyJob();
   if (!get_segments(env, argv[3], s, length, job->segments)) {
     delete job;

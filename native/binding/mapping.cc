@@ -263,12 +263,12 @@ static bool get_store_mode(napi_env env, napi_value v, int32_t &mode) {
   return true;
 }
 
-bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, size_t &len) {
+bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, size_t &len, napi_value *arraybuffer) {
   bool is;
   napi_typedarray_type type;
   size_t count;
   void *p;
-  if (napi_get_typedarray_info(env, v, &type, &count, &p, nullptr, nullptr) == napi_ok) {
+  if (napi_get_typedarray_info(env, v, &type, &count, &p, arraybuffer, nullptr) == napi_ok) {
     size_t elem = 1;
     switch (type) {
       case napi_int16_array: case napi_uint16_array: elem = 2; break;
@@ -285,6 +285,7 @@ bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, siz
     size_t byte_offset;
     napi_get_dataview_info(env, v, &len, &p, &ab, &byte_offset);
     ptr = p;
+    if (arraybuffer) *arraybuffer = ab;
     return true;
   }
   throw_type(env, std::string("The \"") + what + "\" argument must be a Buffer, TypedArray or DataView");

@@ -59,8 +59,10 @@ MappingState *mapping_of_handle(napi_env env, napi_value handle);
 // Writes [off, off+len) from src (or fills it with value when src is null) in a store
 // mode. Touches no JS: also safe on a libuv thread. Returns 0 or the errno of msync.
 int store_bytes(MappingState *s, uint64_t off, const void *src, int value, size_t len, int32_t mode);
-// The bytes of a TypedArray or DataView, or a TypeError naming `what`.
-bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, size_t &len);
+// The bytes of a TypedArray or DataView, or a TypeError naming `what`; with `arraybuffer`,
+// also the ArrayBuffer behind them.
+bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, size_t &len,
+                   napi_value *arraybuffer = nullptr);
 
 napi_value map_file_binding(napi_env env, napi_callback_info info);
 napi_value map_anonymous_binding(napi_env env, napi_callback_info info);

@@ -152,3 +152,32 @@ describe('closing the mapping during an async copy (child process)', () => {
     expect(lastJson(r)).toEqual({ exit: 0 });
   }, 90000);
 });
+
+// Found by the native fuzzer: a read stored into PROT_READ memory on a libuv thread (SIGSEGV).
+describe('a read-only page view as the buffer of copyAsync (child process)', () => {
+  test('a read into it is refused with ERR_INVALID_ARG_VALUE before anything is queued; a write from it works', async () => {
+    const r = await runChildAsync(`
+      const { native } = require(path.join(process.cwd(), 'dist/native.js'));
+      (async () => {
+        const m = native.mapAnonymous(1 << 16);
+        m.fill(0, 5, 8192, 1);
+        const code = (fn) => { try { fn(); return 'returned'; } catch (e) { return e.code; } };
+        const zero = new Uint8Array(native.zeroPageView());
+        const ro = new DataView(m.pageView(0, 4096, true));
+        const res = {
+          readIntoZeroPage: code(() => native.copyAsync(m, false, zero, Float64Array.of(0, 0, 16))),
+          readIntoReadOnlyView: code(() => native.copyAsync(m, false, ro, Float64Array.of(4096, 0, 16))),
+        };
+        await native.copyAsync(m, true, zero, Float64Array.of(100, 0, 16));   // zero page -> mapping
+        await native.copyAsync(m, true, ro, Float64Array.of(8192, 0, 16));     // read-only view -> mapping
+        const bytes = new Uint8Array(m.windows[0]);
+        res.written = [bytes[100], bytes[115], bytes[8192], bytes[8207], bytes[8208]];
+        out(res);
+      })();
+    `);
+    expect({ signal: r.signal, status: r.status }).toEqual({ signal: null, status: 0 });
+    expect(lastJson(r)).toEqual({
+      readIntoZeroPage: 'ERR_INVALID_ARG_VALUE', readIntoReadOnlyView: 'ERR_INVALID_ARG_VALUE', written: [0, 0, 5, 5, 0],
+    });
+  });
+});
