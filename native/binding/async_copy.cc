@@ -28,6 +28,10 @@ struct CopyJob {
   napi_ref handle = nullptr;
   napi_ref buffer = nullptr;
   MappingState *state = nullptr;
+  // When the buffer is a page view of a mapping: that mapping's state, held like `state`.
+  // The view's own ref goes when it is revoked (or its mapping closed), and the GC could
+  // then unmap the memory this thread is copying.
+  MappingState *bufferState = nullptr;
   bool write = false;
   char *bytes = nullptr;
   std::vector<Segment> segments;
@@ -111,6 +115,8 @@ void complete(napi_env env, napi_status status, void *data) {
     // close() swapped a placeholder in while the copy ran: some bytes went there, not to
     // (or from) the mapping. Never report that as success.
     throw_sys(env, EBADF, "", "", "the mapping was closed while the copy ran; the copy did not complete");
+  } else if (job->bufferState && job->bufferState->closed) {
+    throw_sys(env, EBADF, "", "", "the mapping of the buffer (a page view) was closed while the copy ran; the copy did not complete");
   } else if (job->err) {
     throw_sys(env, job->err, "msync", "", "msync failed");
   }
@@ -127,6 +133,7 @@ void complete(napi_env env, napi_status status, void *data) {
   napi_delete_reference(env, job->handle);
   napi_delete_async_work(env, job->work);
   release_mapping(job->state);
+  if (job->bufferState) release_mapping(job->bufferState);
   delete job;
 }
 
@@ -181,11 +188,16 @@ napi_value copy_async_binding(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[2], 1, &job->buffer);
   napi_create_reference(env, argv[0], 1, &job->handle);
   retain_mapping(s);
+  if (view && view->state) {
+    job->bufferState = view->state;
+    retain_mapping(job->bufferState);
+  }
   if (napi_queue_async_work(env, job->work) != napi_ok) {
     napi_delete_reference(env, job->buffer);
     napi_delete_reference(env, job->handle);
     napi_delete_async_work(env, job->work);
     release_mapping(s);
+    if (job->bufferState) release_mapping(job->bufferState);
     delete job;
     throw_sys(env, ENOMEM, "napi_queue_async_work", "", "cannot queue the copy");
     return nullptr;

@@ -181,3 +181,35 @@ describe('a read-only page view as the buffer of copyAsync (child process)', () 
     });
   });
 });
+
+// Found while fuzzing the native API: the copy held the target mapping but not the mapping
+// behind a page-view buffer. Closing that one dropped the view's ref, and once the GC took
+// its handle, its memory was unmapped under the copying thread (SIGSEGV).
+describe('a page view of another mapping as the buffer, that mapping closed and collected mid-copy (child process)', () => {
+  test('no crash; the copy rejects with EBADF (the bytes went to a placeholder, not the view)', async () => {
+    const r = await runChildAsync(`
+      const { native } = require(path.join(process.cwd(), 'dist/native.js'));
+      (async () => {
+        const N = 64 << 20;
+        const m1 = native.mapAnonymous(N);
+        m1.fill(0, 9, N, 0);
+        const results = [];
+        for (let i = 0; i < 3; i++) {
+          let m2 = native.mapAnonymous(N);
+          const view = new Uint8Array(m2.pageView(0, N, false));
+          const p = native.copyAsync(m1, i !== 1, view, Float64Array.of(0, 0, N));
+          m2.close();
+          m2 = null;
+          for (let k = 0; k < 3; k++) { global.gc(); await new Promise((r) => setImmediate(r)); }
+          results.push(await p.then(() => 'resolved', (e) => e.code));
+        }
+        const v = new Uint8Array(native.mapAnonymous(1 << 16).pageView(0, 4096, false));
+        native.revokeView(v.buffer);   // revoked, not closed: an empty buffer, nothing to copy
+        results.push(await native.copyAsync(m1, false, v, Float64Array.of(0, 0, 0)).then(() => 'resolved', (e) => e.code));
+        out({ results });
+      })();
+    `, {}, { nodeArgs: ['--expose-gc'], timeout: 60000 });
+    expect({ signal: r.signal, status: r.status, stderr: r.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
+    expect(lastJson(r)).toEqual({ results: ['EBADF', 'EBADF', 'EBADF', 'resolved'] });
+  }, 90000);
+});
