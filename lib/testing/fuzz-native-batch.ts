@@ -366,6 +366,14 @@ class Batch {
     const target = this.mappings.length ? this.pick(this.mappings) : undefined;
     const args = this.argsFor(Batch.ADDON_ARGS[name], target && this.chance(0.9) ? target.size : 65536);
     if (name === 'copyAsync' && target && this.chance(0.7)) args[0] = target;
+    if (name === 'copyAsync' && this.views.length && this.chance(0.4)) {
+      // A page view (maybe read-only, revoked, or of a mapping closed later) with a small
+      // segment inside both ends: the cases random segments almost never reach.
+      try {
+        args[2] = new Uint8Array(this.pick(this.views).buffer);
+      } catch { /* revoked: keep the random buffer */ }
+      args[3] = Float64Array.of(64 * this.int(64), this.int(64), this.int(256));
+    }
     if (name === 'mapAnonymous' || name === 'mapFile') capSizes(name, args);
     if (name === 'rwLock' && this.wouldWaitForItself(args)) {
       // The same arguments, without the wait.

@@ -153,7 +153,7 @@ describe('closing the mapping during an async copy (child process)', () => {
   }, 90000);
 });
 
-// Found by the native fuzzer: a read stored into PROT_READ memory on a libuv thread (SIGSEGV).
+// Found while writing the native fuzzer: a read stored into PROT_READ memory on a libuv thread (SIGSEGV).
 describe('a read-only page view as the buffer of copyAsync (child process)', () => {
   test('a read into it is refused with ERR_INVALID_ARG_VALUE before anything is queued; a write from it works', async () => {
     const r = await runChildAsync(`
