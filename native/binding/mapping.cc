@@ -548,7 +548,11 @@ void release_mapping(MappingState *s) { unref(s); }
 MappingState *mapping_of_handle(napi_env env, napi_value handle) {
   bool tagged = false;
   void *s = nullptr;
-  if (napi_check_object_type_tag(env, handle, &kHandleTag, &tagged) != napi_ok || !tagged ||
+  napi_valuetype t;
+  // Objects only: napi_check_object_type_tag on null or undefined leaves V8's own TypeError
+  // (no code) pending, and it would be thrown instead of ours.
+  if (napi_typeof(env, handle, &t) != napi_ok || t != napi_object ||
+      napi_check_object_type_tag(env, handle, &kHandleTag, &tagged) != napi_ok || !tagged ||
       napi_unwrap(env, handle, &s) != napi_ok || !s) {
     throw_type(env, "The \"mapping\" argument must be a mapping handle (from mapFile or mapAnonymous)");
     return nullptr;

@@ -67,6 +67,10 @@ describe('copyAsync', () => {
     expect(t(() => copy(1 as unknown as boolean, buf, Float64Array.of(0, 0, 1)))).toBe('ERR_INVALID_ARG_TYPE');
     expect(t(() => native.copyAsync({} as never, true, buf, Float64Array.of(0, 0, 1)))).toBe('ERR_INVALID_ARG_TYPE');
     expect(t(() => (native.copyAsync as (...a: unknown[]) => unknown)())).toBe('ERR_INVALID_ARG_TYPE');
+    // null and undefined used to throw V8's own TypeError, without a code (found by the fuzzer).
+    for (const h of [null, undefined, 5, 'x', Symbol('h')]) {
+      expect(t(() => native.copyAsync(h as never, true, buf, Float64Array.of(0, 0, 1)))).toBe('ERR_INVALID_ARG_TYPE');
+    }
     m.close();
     expect(t(() => copy(true, buf, Float64Array.of(0, 0, 1)))).toBe('EBADF');
     expect(await codeOf(async () => copy(true, buf, Float64Array.of(0, 0, 1)))).toBe('EBADF');
