@@ -42,7 +42,7 @@ export interface BatchResult {
   /** Threw a TypeError without a code (the engine's own, e.g. a Proxy trap). */
   typeErrors: number;
   returned: number;
-  /** Thrown values with no `code`: API.md says every daxfs error carries one. */
+  /** Thrown values with no `code` (TypeErrors included): API.md says every daxfs error carries one. */
   uncoded: string[];
   /** Every function name called at least once: addon exports and `mapping.<name>`. */
   called: string[];
@@ -447,7 +447,10 @@ class Batch {
     if (err && typeof err === 'object' && typeof (err as { code?: unknown }).code === 'string') {
       this.result.coded++;
     } else if (err instanceof TypeError) {
+      // Allowed (the engine's own, e.g. from a proxy trap), but listed: every one seen so far
+      // was a daxfs argument error that lost its code.
       this.result.typeErrors++;
+      if (this.result.uncoded.length < 20) this.result.uncoded.push(`${name}: TypeError without a code: ${err.message}`);
     } else {
       const what = err instanceof Error ? `${err.name}: ${err.message}` : `a thrown ${typeof err}: ${String(err)}`;
       if (this.result.uncoded.length < 20) this.result.uncoded.push(`${name}: ${what}`);
