@@ -1,5 +1,7 @@
 // Loads the addon: a local build/ first (a fresh or sanitizer build wins), then the
-// prebuild for this platform, as node-gyp-build does. PREBUILDS_ONLY=1 forces the prebuild.
+// prebuild for this platform, as node-gyp-build does. PREBUILDS_ONLY=1 forces the prebuild;
+// DAXFS_ADDON=/path/to/daxfs.node loads exactly that file and nothing else (the sanitizer
+// build of `npm run build:asan`).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { nativeErrorFactory } from './errors';
@@ -93,6 +95,8 @@ function findPrebuilds(): string[] {
 }
 
 function candidates(): string[] {
+  const chosen = process.env.DAXFS_ADDON;
+  if (chosen) return [path.resolve(chosen)];
   const prebuilds = findPrebuilds();
   const local = [path.join(ROOT, 'build', 'Release', 'daxfs.node'), path.join(ROOT, 'build', 'Debug', 'daxfs.node')];
   if (process.env.PREBUILDS_ONLY && process.env.PREBUILDS_ONLY !== '0') return prebuilds;

@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "mapping.h"
+#include "view.h"
 
 namespace daxfs {
 
@@ -27,6 +28,10 @@ struct CopyJob {
   napi_ref handle = nullptr;
   napi_ref buffer = nullptr;
   MappingState *state = nullptr;
+  // When the buffer is a page view of a mapping: that mapping's state, held like `state`.
+  // The view's own ref goes when it is revoked (or its mapping closed), and the GC could
+  // then unmap the memory this thread is copying.
+  MappingState *bufferState = nullptr;
   bool write = false;
   char *bytes = nullptr;
   std::vector<Segment> segments;
@@ -110,6 +115,8 @@ void complete(napi_env env, napi_status status, void *data) {
     // close() swapped a placeholder in while the copy ran: some bytes went there, not to
     // (or from) the mapping. Never report that as success.
     throw_sys(env, EBADF, "", "", "the mapping was closed while the copy ran; the copy did not complete");
+  } else if (job->bufferState && job->bufferState->closed) {
+    throw_sys(env, EBADF, "", "", "the mapping of the buffer (a page view) was closed while the copy ran; the copy did not complete");
   } else if (job->err) {
     throw_sys(env, job->err, "msync", "", "msync failed");
   }
@@ -126,6 +133,7 @@ void complete(napi_env env, napi_status status, void *data) {
   napi_delete_reference(env, job->handle);
   napi_delete_async_work(env, job->work);
   release_mapping(job->state);
+  if (job->bufferState) release_mapping(job->bufferState);
   delete job;
 }
 
@@ -152,7 +160,15 @@ napi_value copy_async_binding(napi_env env, napi_callback_info info) {
   }
   void *bytes = nullptr;
   size_t length = 0;
-  if (!get_bytes_arg(env, argv[2], "buffer", bytes, length)) return nullptr;
+  napi_value arraybuffer = nullptr;
+  if (!get_bytes_arg(env, argv[2], "buffer", bytes, length, &arraybuffer)) return nullptr;
+  // A read stores into the buffer on a libuv thread: into PROT_READ memory that is a
+  // SIGSEGV no JavaScript can catch, so it is refused here.
+  const ViewRecord *view = arraybuffer ? view_of(env, arraybuffer) : nullptr;
+  if (!write && view && view->readOnly) {
+    throw_value(env, "The \"buffer\" argument is a read-only page view; a read cannot store into it");
+    return nullptr;
+  }
   auto *job = new CopyJob();
   if (!get_segments(env, argv[3], s, length, job->segments)) {
     delete job;
@@ -172,11 +188,16 @@ napi_value copy_async_binding(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[2], 1, &job->buffer);
   napi_create_reference(env, argv[0], 1, &job->handle);
   retain_mapping(s);
+  if (view && view->state) {
+    job->bufferState = view->state;
+    retain_mapping(job->bufferState);
+  }
   if (napi_queue_async_work(env, job->work) != napi_ok) {
     napi_delete_reference(env, job->buffer);
     napi_delete_reference(env, job->handle);
     napi_delete_async_work(env, job->work);
     release_mapping(s);
+    if (job->bufferState) release_mapping(job->bufferState);
     delete job;
     throw_sys(env, ENOMEM, "napi_queue_async_work", "", "cannot queue the copy");
     return nullptr;

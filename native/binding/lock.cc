@@ -1,6 +1,7 @@
 // Device claims, reader/writer locks and counters shared by every worker of the process.
 #include "lock.h"
 
+#include <cmath>
 #include <string>
 
 #include "../core/lock.h"
@@ -8,6 +9,8 @@
 #include "errors.h"
 
 namespace daxfs {
+
+static constexpr double kMaxSafe = 9007199254740991.0;   // 2^53 - 1
 
 static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
@@ -134,18 +137,29 @@ void release_env_locks(napi_env env) {
   data->claims.clear();
 }
 
-// counterAdd(domain, key, delta) -> new value
+// counterAdd(domain, key, delta) -> new value. delta and the value stay safe integers:
+// napi_get_value_int64 alone would truncate 0.5, read NaN as 0 and saturate 2^64.
 static napi_value counter_add_fn(napi_env env, napi_callback_info info) {
   napi_value argv[3], result;
   uint64_t domain, key;
-  int64_t delta;
+  double d;
   if (!get_args(env, info, 3, argv) || !get_key(env, argv[0], "domain", domain) || !get_key(env, argv[1], "key", key))
     return nullptr;
-  if (napi_get_value_int64(env, argv[2], &delta) != napi_ok) {
+  if (napi_get_value_double(env, argv[2], &d) != napi_ok) {
     throw_type(env, "The \"delta\" argument must be of type number");
     return nullptr;
   }
-  napi_create_double(env, static_cast<double>(counter_add(domain, key, delta)), &result);
+  if (!(std::fabs(d) <= kMaxSafe) || std::floor(d) != d) {
+    throw_range(env, "The value of \"delta\" is out of range. It must be a safe integer");
+    return nullptr;
+  }
+  int64_t value;
+  if (!counter_add(domain, key, static_cast<int64_t>(d), static_cast<int64_t>(kMaxSafe), &value)) {
+    throw_range(env, "counter (" + std::to_string(domain) + ", " + std::to_string(key) +
+                ") would pass the safe integer range; it is unchanged");
+    return nullptr;
+  }
+  napi_create_double(env, static_cast<double>(value), &result);
   return result;
 }
 

@@ -85,13 +85,21 @@ void close_all_mappings(napi_env env) {
   {
     std::lock_guard<std::mutex> lock(g_live_mutex);
     for (MappingState *s : g_live)
-      if (s->env == env) mine.push_back(s);
+      if (s->env == env) {
+        // Held across detach_and_unmap: when the handle was collected, the page views hold
+        // the last refs, and revoking them would free s while it is still being closed.
+        ref(s);
+        mine.push_back(s);
+      }
   }
   if (mine.empty()) return;
   // Cleanup hooks run outside any JS call: handles need a scope of their own.
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  for (MappingState *s : mine) detach_and_unmap(env, s);
+  for (MappingState *s : mine) {
+    detach_and_unmap(env, s);
+    unref(s);
+  }
   napi_close_handle_scope(env, scope);
 }
 
@@ -282,12 +290,12 @@ static bool get_store_mode(napi_env env, napi_value v, int32_t &mode) {
   return true;
 }
 
-bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, size_t &len) {
+bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, size_t &len, napi_value *arraybuffer) {
   bool is;
   napi_typedarray_type type;
   size_t count;
   void *p;
-  if (napi_get_typedarray_info(env, v, &type, &count, &p, nullptr, nullptr) == napi_ok) {
+  if (napi_get_typedarray_info(env, v, &type, &count, &p, arraybuffer, nullptr) == napi_ok) {
     size_t elem = 1;
     switch (type) {
       case napi_int16_array: case napi_uint16_array: elem = 2; break;
@@ -304,6 +312,7 @@ bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, siz
     size_t byte_offset;
     napi_get_dataview_info(env, v, &len, &p, &ab, &byte_offset);
     ptr = p;
+    if (arraybuffer) *arraybuffer = ab;
     return true;
   }
   throw_type(env, std::string("The \"") + what + "\" argument must be a Buffer, TypedArray or DataView");
@@ -566,7 +575,11 @@ void release_mapping(MappingState *s) { unref(s); }
 MappingState *mapping_of_handle(napi_env env, napi_value handle) {
   bool tagged = false;
   void *s = nullptr;
-  if (napi_check_object_type_tag(env, handle, &kHandleTag, &tagged) != napi_ok || !tagged ||
+  napi_valuetype t;
+  // Objects only: napi_check_object_type_tag on null or undefined leaves V8's own TypeError
+  // (no code) pending, and it would be thrown instead of ours.
+  if (napi_typeof(env, handle, &t) != napi_ok || t != napi_object ||
+      napi_check_object_type_tag(env, handle, &kHandleTag, &tagged) != napi_ok || !tagged ||
       napi_unwrap(env, handle, &s) != napi_ok || !s) {
     throw_type(env, "The \"mapping\" argument must be a mapping handle (from mapFile or mapAnonymous)");
     return nullptr;

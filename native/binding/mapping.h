@@ -67,8 +67,10 @@ MappingState *mapping_of_handle(napi_env env, napi_value handle);
 int store_bytes(MappingState *s, uint64_t off, const void *src, int value, size_t len, int32_t mode, bool defer = false);
 // Msync mode: the one msync of everything flushed since the last drain (0 or an errno).
 int drain_pending(MappingState *s);
-// The bytes of a TypedArray or DataView, or a TypeError naming `what`.
-bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, size_t &len);
+// The bytes of a TypedArray or DataView, or a TypeError naming `what`; with `arraybuffer`,
+// also the ArrayBuffer behind them.
+bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, size_t &len,
+                   napi_value *arraybuffer = nullptr);
 
 napi_value map_file_binding(napi_env env, napi_callback_info info);
 napi_value map_anonymous_binding(napi_env env, napi_callback_info info);

@@ -39,13 +39,14 @@ void revoke_all_views(napi_env env, MappingState *s) {
 }
 
 // An external ArrayBuffer over [base, base+len) with a record wrapped onto it.
-static napi_value make_view(napi_env env, void *base, size_t len, MappingState *s) {
+static napi_value make_view(napi_env env, void *base, size_t len, MappingState *s, bool read_only) {
   napi_value ab;
   if (napi_create_external_arraybuffer(env, base, len, nullptr, nullptr, &ab) != napi_ok) {
     throw_sys(env, ENOMEM, "napi_create_external_arraybuffer", "", "cannot expose a page to JavaScript");
     return nullptr;
   }
   auto *r = new ViewRecord();
+  r->readOnly = read_only;
   if (napi_wrap(env, ab, r, finalize_view, nullptr, nullptr) != napi_ok) {
     delete r;
     napi_detach_arraybuffer(env, ab);
@@ -118,7 +119,16 @@ napi_value page_view_fn(napi_env env, napi_callback_info info) {
   }
   if (read_only && !ensure_read_only_alias(env, s)) return nullptr;
   char *base = static_cast<char *>(read_only ? s->readOnlyAlias.base : s->map.base) + off;
-  return make_view(env, base, len, s);
+  return make_view(env, base, len, s, read_only);
+}
+
+ViewRecord *view_of(napi_env env, napi_value arraybuffer) {
+  bool ours = false;
+  void *data = nullptr;
+  if (napi_check_object_type_tag(env, arraybuffer, &kViewTag, &ours) != napi_ok || !ours ||
+      napi_unwrap(env, arraybuffer, &data) != napi_ok)
+    return nullptr;
+  return static_cast<ViewRecord *>(data);
 }
 
 napi_value revoke_view_binding(napi_env env, napi_callback_info info) {
@@ -150,7 +160,7 @@ napi_value zero_page_view_binding(napi_env env, napi_callback_info) {
     throw_sys(env, ENOMEM, "mmap", "", "cannot map the zero page");
     return nullptr;
   }
-  return make_view(env, zero, page_size(), nullptr);
+  return make_view(env, zero, page_size(), nullptr, true);
 }
 
 }  // namespace daxfs

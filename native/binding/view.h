@@ -12,7 +12,11 @@ namespace daxfs {
 struct ViewRecord {
   MappingState *state = nullptr;   // holds a ref until revoked; null for the zero page
   napi_ref buffer = nullptr;       // weak
+  bool readOnly = false;           // PROT_READ memory: native code must not store into it either
 };
+
+// The record of a page view (or the zero page) behind `arraybuffer`; null for any other.
+ViewRecord *view_of(napi_env env, napi_value arraybuffer);
 
 // handle.pageView(offset, length, readOnly): a view of [offset, offset+length), page aligned.
 napi_value page_view_fn(napi_env env, napi_callback_info info);

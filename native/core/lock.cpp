@@ -147,9 +147,16 @@ bool rw_unlock(uint64_t domain, uint64_t key, bool exclusive) {
 static std::mutex g_counter_mutex;
 static std::map<std::pair<uint64_t, uint64_t>, std::atomic<int64_t>> g_counters;
 
-int64_t counter_add(uint64_t domain, uint64_t key, int64_t delta) {
+bool counter_add(uint64_t domain, uint64_t key, int64_t delta, int64_t limit, int64_t *out) {
   std::lock_guard<std::mutex> lock(g_counter_mutex);
-  return g_counters[{domain, key}].fetch_add(delta) + delta;
+  // Every add holds the mutex, so load-check-store cannot lose an update; the cell is atomic
+  // for the threads that read it through counter_cell without a call.
+  std::atomic<int64_t> &value = g_counters[{domain, key}];
+  int64_t sum;
+  if (__builtin_add_overflow(value.load(), delta, &sum) || sum > limit || sum < -limit) return false;
+  value.store(sum);
+  *out = sum;
+  return true;
 }
 
 std::atomic<int64_t> *counter_cell(uint64_t domain, uint64_t key) {

@@ -23,8 +23,10 @@ bool rw_try_lock(uint64_t domain, uint64_t key, bool exclusive);
 // Returns false when the lock was not held in that mode (a caller bug, reported, not fatal).
 bool rw_unlock(uint64_t domain, uint64_t key, bool exclusive);
 
-// Process-wide counters (allocation hints, cache generations): add delta, return the new value.
-int64_t counter_add(uint64_t domain, uint64_t key, int64_t delta);
+// Process-wide counters (allocation hints, cache generations): add delta and store the new
+// value in *out. A sum past +-limit is refused (false, the counter unchanged): callers keep
+// counters within what they can represent (JavaScript: 2^53 - 1), and never overflow int64.
+bool counter_add(uint64_t domain, uint64_t key, int64_t delta, int64_t limit, int64_t *out);
 // A counter's storage, for the life of the process: any thread may load it without a call.
 std::atomic<int64_t> *counter_cell(uint64_t domain, uint64_t key);
 

@@ -301,7 +301,12 @@ static bool rw_locks_exclude_writers_across_threads() {
   for (auto &t : threads) t.join();
   CHECK(worst == 1);
   CHECK(counter == 8000);
-  CHECK(counter_add(3, 4, 5) == 5 && counter_add(3, 4, -2) == 3);
+  int64_t value = 0;
+  CHECK(counter_add(3, 4, 5, 100, &value) && value == 5);
+  CHECK(counter_add(3, 4, -2, 100, &value) && value == 3);
+  CHECK(!counter_add(3, 4, 98, 100, &value) && value == 3);              // past the limit: unchanged
+  CHECK(!counter_add(3, 4, INT64_MAX, INT64_MAX, &value) && value == 3);  // no int64 overflow
+  CHECK(counter_add(3, 4, -103, 100, &value) && value == -100);
   return ok;
 }
 

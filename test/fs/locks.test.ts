@@ -74,4 +74,21 @@ describe('process-wide locks and device claims (native/core/lock)', () => {
     expect(native.counterAdd(9, 9, 3)).toBe(3);
     expect(native.counterAdd(9, 9, -1)).toBe(2);
   });
+
+  // Found by the native fuzzer (UBSan: signed overflow): delta used to go through
+  // napi_get_value_int64, which saturates 2^64 to INT64_MAX, reads NaN as 0 and truncates 0.5.
+  test('counterAdd: a delta that is not a safe integer is refused; a sum past 2^53 - 1 leaves the counter unchanged', () => {
+    for (const bad of [0.5, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 64, -(2 ** 64)]) {
+      expect(() => native.counterAdd(10, 1, bad)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    }
+    expect(() => native.counterAdd(10, 1, 1n as unknown as number)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(native.counterAdd(10, 1, 0)).toBe(0);
+    expect(native.counterAdd(10, 1, 2 ** 53 - 2)).toBe(2 ** 53 - 2);
+    expect(() => native.counterAdd(10, 1, 2)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(native.counterAdd(10, 1, 1)).toBe(2 ** 53 - 1);
+    expect(native.counterAdd(10, 1, -(2 ** 53 - 1))).toBe(0);
+    expect(native.counterAdd(10, 1, -(2 ** 53 - 1))).toBe(-(2 ** 53 - 1));
+    expect(() => native.counterAdd(10, 1, -1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(native.counterAdd(10, 1, 0)).toBe(-(2 ** 53 - 1));
+  });
 });

@@ -58,10 +58,13 @@ export function freshDist(): void {
   if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}\n${r.stderr}`);
 }
 
-/** Environment without any daxfs switch inherited from the test runner. */
+/**
+ * Environment without any daxfs switch inherited from the test runner; DAXFS_ADDON (which
+ * binary to load, e.g. the sanitizer build) is kept so children run the same addon.
+ */
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DAXFS_')) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DAXFS_') || k === 'DAXFS_ADDON') env[k] = v;
   return env;
 }
 

@@ -67,6 +67,10 @@ describe('copyAsync', () => {
     expect(t(() => copy(1 as unknown as boolean, buf, Float64Array.of(0, 0, 1)))).toBe('ERR_INVALID_ARG_TYPE');
     expect(t(() => native.copyAsync({} as never, true, buf, Float64Array.of(0, 0, 1)))).toBe('ERR_INVALID_ARG_TYPE');
     expect(t(() => (native.copyAsync as (...a: unknown[]) => unknown)())).toBe('ERR_INVALID_ARG_TYPE');
+    // null and undefined used to throw V8's own TypeError, without a code (found by the fuzzer).
+    for (const h of [null, undefined, 5, 'x', Symbol('h')]) {
+      expect(t(() => native.copyAsync(h as never, true, buf, Float64Array.of(0, 0, 1)))).toBe('ERR_INVALID_ARG_TYPE');
+    }
     m.close();
     expect(t(() => copy(true, buf, Float64Array.of(0, 0, 1)))).toBe('EBADF');
     expect(await codeOf(async () => copy(true, buf, Float64Array.of(0, 0, 1)))).toBe('EBADF');
@@ -150,5 +154,66 @@ describe('closing the mapping during an async copy (child process)', () => {
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);
     expect(lastJson(r)).toEqual({ exit: 0 });
+  }, 90000);
+});
+
+// Found while writing the native fuzzer: a read stored into PROT_READ memory on a libuv thread (SIGSEGV).
+describe('a read-only page view as the buffer of copyAsync (child process)', () => {
+  test('a read into it is refused with ERR_INVALID_ARG_VALUE before anything is queued; a write from it works', async () => {
+    const r = await runChildAsync(`
+      const { native } = require(path.join(process.cwd(), 'dist/native.js'));
+      (async () => {
+        const m = native.mapAnonymous(1 << 16);
+        m.fill(0, 5, 8192, 1);
+        const code = (fn) => { try { fn(); return 'returned'; } catch (e) { return e.code; } };
+        const zero = new Uint8Array(native.zeroPageView());
+        const ro = new DataView(m.pageView(0, 4096, true));
+        const res = {
+          readIntoZeroPage: code(() => native.copyAsync(m, false, zero, Float64Array.of(0, 0, 16))),
+          readIntoReadOnlyView: code(() => native.copyAsync(m, false, ro, Float64Array.of(4096, 0, 16))),
+        };
+        await native.copyAsync(m, true, zero, Float64Array.of(100, 0, 16));   // zero page -> mapping
+        await native.copyAsync(m, true, ro, Float64Array.of(8192, 0, 16));     // read-only view -> mapping
+        const bytes = new Uint8Array(m.windows[0]);
+        res.written = [bytes[100], bytes[115], bytes[8192], bytes[8207], bytes[8208]];
+        out(res);
+      })();
+    `);
+    expect({ signal: r.signal, status: r.status }).toEqual({ signal: null, status: 0 });
+    expect(lastJson(r)).toEqual({
+      readIntoZeroPage: 'ERR_INVALID_ARG_VALUE', readIntoReadOnlyView: 'ERR_INVALID_ARG_VALUE', written: [0, 0, 5, 5, 0],
+    });
+  });
+});
+
+// Found while fuzzing the native API: the copy held the target mapping but not the mapping
+// behind a page-view buffer. Closing that one dropped the view's ref, and once the GC took
+// its handle, its memory was unmapped under the copying thread (SIGSEGV).
+describe('a page view of another mapping as the buffer, that mapping closed and collected mid-copy (child process)', () => {
+  test('no crash; the copy rejects with EBADF (the bytes went to a placeholder, not the view)', async () => {
+    const r = await runChildAsync(`
+      const { native } = require(path.join(process.cwd(), 'dist/native.js'));
+      (async () => {
+        const N = 64 << 20;
+        const m1 = native.mapAnonymous(N);
+        m1.fill(0, 9, N, 0);
+        const results = [];
+        for (let i = 0; i < 3; i++) {
+          let m2 = native.mapAnonymous(N);
+          const view = new Uint8Array(m2.pageView(0, N, false));
+          const p = native.copyAsync(m1, i !== 1, view, Float64Array.of(0, 0, N));
+          m2.close();
+          m2 = null;
+          for (let k = 0; k < 3; k++) { global.gc(); await new Promise((r) => setImmediate(r)); }
+          results.push(await p.then(() => 'resolved', (e) => e.code));
+        }
+        const v = new Uint8Array(native.mapAnonymous(1 << 16).pageView(0, 4096, false));
+        native.revokeView(v.buffer);   // revoked, not closed: an empty buffer, nothing to copy
+        results.push(await native.copyAsync(m1, false, v, Float64Array.of(0, 0, 0)).then(() => 'resolved', (e) => e.code));
+        out({ results });
+      })();
+    `, {}, { nodeArgs: ['--expose-gc'], timeout: 60000 });
+    expect({ signal: r.signal, status: r.status, stderr: r.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
+    expect(lastJson(r)).toEqual({ results: ['EBADF', 'EBADF', 'EBADF', 'resolved'] });
   }, 90000);
 });

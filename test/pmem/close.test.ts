@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DaxError, mapAnonymous, mapFile } from '../../lib';
-import { ChildResult, describeChild, lastJson, runChildAsync } from '../helpers/child';
+import { ChildResult, describeChild, DIST, lastJson, runChildAsync } from '../helpers/child';
 import { makeTempDir, pattern, useTempDirs } from '../helpers/tmp';
 
 useTempDirs();
@@ -267,5 +267,27 @@ describe('garbage collection (child processes with --expose-gc)', () => {
     expect(describeChild(churn)).toMatch(/^status 0, signal null/);
     const { before, after } = lastJson<{ before: number; after: number }>(churn);
     expect(after - before).toBeLessThan(30);
+  });
+});
+
+// Found by the native fuzzer under ASan (heap-use-after-free at exit): when a mapping's handle
+// was collected while a page view still lived, the exit clean-up revoked the view, which
+// dropped the last ref and freed the mapping's state in the middle of closing it. Without
+// the tcache, glibc's MALLOC_PERTURB_ fills freed memory at once, so the read crashes here
+// too, not only under the sanitizer.
+describe('exit with a page view alive after its mapping was collected (child process)', () => {
+  test('the process exits cleanly', async () => {
+    const r = await runChildAsync(`
+      const { native } = require(path.join(process.env.DIST, 'native'));
+      (async () => {
+        let m = native.mapAnonymous(1 << 16);
+        globalThis.keep = [m.pageView(0, 4096, false), m.pageView(4096, 4096, true)];
+        m = null;
+        for (let i = 0; i < 6; i++) { global.gc(); await new Promise((r) => setImmediate(r)); }
+        out({ views: globalThis.keep.map((v) => v.byteLength) });
+      })();
+    `, { DIST, GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0', MALLOC_PERTURB_: '85' }, { nodeArgs: ['--expose-gc'] });
+    expect(describeChild(r)).toMatch(/^status 0, signal null/);
+    expect(lastJson(r)).toEqual({ views: [4096, 4096] });
   });
 });
