@@ -3,6 +3,7 @@
 // a function that applies it to a mounted filesystem and an oracle that gives the state
 // after it from the state before, plus the bytes it may leave half-written while in flight.
 import { Filesystem } from '../../lib/fs/filesystem';
+import { pattern as helperPattern } from '../helpers/tmp';
 
 /** A file or directory as a crash image must show it. */
 export type Node = { type: 'dir' } | { type: 'file'; data: Buffer };
@@ -49,15 +50,10 @@ export interface Workload {
   steps: Step[];
 }
 
-/** Deterministic contents: `length` bytes from `seed`, never all one value. */
+/** Deterministic contents: `length` bytes from `seed`, never all one value (small seeds
+ *  spread over the generator's state, so neighbouring seeds give unrelated bytes). */
 export function pattern(seed: number, length: number): Buffer {
-  const b = Buffer.alloc(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
+  return helperPattern(length, (seed * 2654435761) >>> 0);
 }
 
 /** What every workload starts from (written before the crash simulation watches). */
