@@ -8,7 +8,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { BlockDevice } from '../block';
 import { ConvertUnwritten, daxIOAsync, DaxInode, GetBlock } from '../dax';
 import { DaxError } from '../errors';
-import { FileMapping, MappingRegistry, VIEW_EVENT } from '../mm';
+import { FileMapping, MappingRegistry } from '../mm';
 import { platform } from '../platform';
 import { checkBytes, checkSize, checkString } from '../validate';
 import { BlockAllocator, InodeAllocator, ROOT_INODE } from './alloc';
@@ -104,7 +104,8 @@ export class Filesystem {
   readonly #claim: DeviceClaim;
   // Also counts open handles per inode across the process (unlinked files live on).
   readonly #locks: DeviceLocks;
-  readonly #mappings = new MappingRegistry();
+  // Other workers share only DAX mounts (a page-cache mount holds its device alone).
+  readonly #mappings = new MappingRegistry((ino, event) => { if (this.dax) this.#locks.viewEvents(ino, event); });
   #mounted = true;
   // mtime and ctime as writeAt stores them in place (two little-endian f64).
   readonly #timesBytes = new Uint8Array(16);
@@ -513,7 +514,6 @@ export class Filesystem {
     const inode = this.#table.read(tx, ino);
     if (length <= inode.size) {
       this.#mappings.truncated(ino, length);   // before the blocks can be reused
-      this.#locks.viewEvents(ino, VIEW_EVENT.remove);   // and other workers' mappings check theirs
       // Zero the tail of the new last page first: if the file grows again, it reads zeros.
       this.#data.truncate(this.#daxInode(inode), length, this.getBlock(ino));
       const keep = Math.ceil(length / BLOCK_SIZE);
@@ -570,7 +570,6 @@ export class Filesystem {
     if (isDir(this.inode(ino))) throw fsError('EISDIR', 21, 'fallocate', path, 'EISDIR: illegal operation on a directory');
     if (mode === 'punch-hole' || mode === 'zero-range') {
       this.#mappings.removed(ino, offset, length);
-      this.#locks.viewEvents(ino, VIEW_EVENT.remove);
       this.#data.invalidate(ino, offset, length);
     }
     using _meta = this.#locks.metadata(true);
@@ -659,8 +658,8 @@ export class Filesystem {
 
   /** After `n` bytes were written at `position`: stale zero-page views, the size and times. */
   #wrote(ino: number, inode: Inode, position: number, n: number): number {
-    this.#mappings.wrote(ino, position, n);   // zero-page views of filled holes are stale
-    if (this.dax && n > 0 && !written(inode, position, n)) this.#locks.viewEvents(ino, VIEW_EVENT.fill);   // here and in other workers
+    // Zero-page views of filled holes are stale (a write within written blocks filled none).
+    this.#mappings.wrote(ino, position, n, this.dax && n > 0 && !written(inode, position, n));
     const now = Date.now();
     if (position + n > inode.size) {
       using _meta = this.#locks.metadata(true);
@@ -701,10 +700,7 @@ export class Filesystem {
       getBlock: this.getBlock(ino),
       convert: this.#convert(ino),   // a write fault into an allocate()d block makes it written
       touch: () => this.#touch(ino),
-      filled: (page, count) => {
-        this.#mappings.wrote(ino, page * BLOCK_SIZE, count * BLOCK_SIZE);
-        this.#locks.viewEvents(ino, VIEW_EVENT.fill);
-      },
+      filled: (page, count) => this.#mappings.wrote(ino, page * BLOCK_SIZE, count * BLOCK_SIZE),
       // Other workers' changes: only DAX mounts are shared (a page-cache mount holds its
       // device alone, and its own registry revokes what its changes make stale).
       viewEvents: this.dax ? this.#locks.viewEventsReader(ino) : undefined,
