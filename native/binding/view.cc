@@ -47,14 +47,16 @@ static napi_value make_view(napi_env env, void *base, size_t len, MappingState *
   }
   auto *r = new ViewRecord();
   r->readOnly = read_only;
-  if (napi_wrap(env, ab, r, finalize_view, nullptr, nullptr) != napi_ok) {
+  // revoke() follows the wrap's own weak reference, deleted by finalize_view as Node-API
+  // asks. (A second weak reference to the same object, deleted from the wrap's finalizer,
+  // is the pattern that has crashed Node-API during GC before.)
+  if (napi_wrap(env, ab, r, finalize_view, nullptr, &r->buffer) != napi_ok) {
     delete r;
     napi_detach_arraybuffer(env, ab);
     throw_sys(env, ENOMEM, "napi_wrap", "", "cannot track a page view");
     return nullptr;
   }
   napi_type_tag_object(env, ab, &kViewTag);
-  napi_create_reference(env, ab, 0, &r->buffer);
   if (s) {
     ref(s);
     r->state = s;

@@ -11,7 +11,7 @@ namespace daxfs {
 
 struct ViewRecord {
   MappingState *state = nullptr;   // holds a ref until revoked; null for the zero page
-  napi_ref buffer = nullptr;       // weak
+  napi_ref buffer = nullptr;       // weak: the one napi_wrap returned (finalize_view deletes it)
   bool readOnly = false;           // PROT_READ memory: native code must not store into it either
 };
 
