@@ -40,21 +40,17 @@ static void finalize_unref(napi_env, void *data, void *) { unref(static_cast<Map
 // and unref() unmaps it after the last one.
 static void finalize_handle(napi_env env, void *data, void *) {
   auto *s = static_cast<MappingState *>(data);
-  if (!s->closed && !s->views.empty()) {
+  if (!s->closed) {
     for (napi_ref r : s->windows)
       if (r) napi_delete_reference(env, r);
     s->windows.clear();
-    if (s->handle) napi_delete_reference(env, s->handle);
-    s->handle = nullptr;
-  } else if (!s->closed) {
-    s->closed = true;
-    for (napi_ref r : s->windows)
-      if (r) napi_delete_reference(env, r);
-    s->windows.clear();
-    if (s->handle) napi_delete_reference(env, s->handle);
-    s->handle = nullptr;
-    retire(s->map);
+    if (s->views.empty()) {
+      s->closed = true;
+      retire(s->map);
+    }
   }
+  if (s->handle) napi_delete_reference(env, s->handle);   // the wrap's own reference
+  s->handle = nullptr;
   unref(s);
 }
 
@@ -72,8 +68,8 @@ static void detach_and_unmap(napi_env env, MappingState *s) {
     if (env) napi_delete_reference(env, r);
   }
   s->windows.clear();
-  if (s->handle) napi_delete_reference(env, s->handle);
-  s->handle = nullptr;
+  // s->handle stays: it is the wrap's reference, and deleting it would cancel
+  // finalize_handle, which drops the handle's ref on s.
   // Native code that still holds a raw pointer (a libuv thread reading a view) must not
   // fault: put throwaway anonymous memory where the mapping was; the GC unmaps it later.
   retire(s->map);
@@ -522,9 +518,11 @@ static napi_value make_handle(napi_env env, const Mapping &m) {
   napi_value obj, v;
   napi_create_object(env, &obj);
   ref(s);
-  napi_add_finalizer(env, obj, s, finalize_handle, nullptr, nullptr);
+  // One wrap carries the state, the finalizer and the weak reference windows use to reach
+  // the handle (finalize_handle deletes it), rather than a second weak reference to the
+  // same object deleted from its finalizer.
+  napi_wrap(env, obj, s, finalize_handle, nullptr, &s->handle);
   napi_type_tag_object(env, obj, &kHandleTag);
-  napi_wrap(env, obj, s, nullptr, nullptr, nullptr);   // no finalizer: finalize_handle owns the ref
   napi_create_double(env, static_cast<double>(m.size), &v);
   set(env, obj, "size", v);
   static const char *kinds[] = {"devdax", "fsdax", "file", "anonymous"};
@@ -541,7 +539,6 @@ static napi_value make_handle(napi_env env, const Mapping &m) {
   // V8, and making all 512 of a 1 TiB mapping at once would force a GC for each.
   size_t count = (m.size + kWindowSize - 1) / kWindowSize;
   s->windows.assign(count, nullptr);
-  napi_create_reference(env, obj, 0, &s->handle);
   napi_value windows, first = make_window(env, s, 0);
   if (!first) {
     detach_and_unmap(env, s);

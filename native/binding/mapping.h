@@ -36,7 +36,7 @@ struct MappingState {
   napi_env env = nullptr;
   std::atomic<int> refs{0};
   std::vector<napi_ref> windows;   // weak, made on first use: detached on close if alive
-  napi_ref handle = nullptr;       // weak: the JS handle, which each window keeps alive
+  napi_ref handle = nullptr;       // weak: the JS handle (the reference napi_wrap returned; finalize_handle deletes it), which each window keeps alive
   // Page views (view.cc): their own external ArrayBuffers over parts of the mapping, each
   // holding a ref on this state; detached before the memory goes away.
   std::unordered_set<struct ViewRecord *> views;
