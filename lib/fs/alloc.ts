@@ -297,6 +297,26 @@ export class BlockAllocator {
     }
   }
 
+  /**
+   * fsck repair: marks `block` used in `tx` (a file uses it, but the bitmap says free), so
+   * no allocation hands it out again. Nothing changes when it is already marked used.
+   */
+  markAllocated(tx: Transaction, block: number): void {
+    const L = this.#layout;
+    if (block < L.dataStart || block >= L.backupSuperblock) {
+      throw corrupt(`marking block ${block} used, outside the data area ${L.dataStart}..${L.backupSuperblock - 1}`);
+    }
+    const g = Math.floor(block / BLOCKS_PER_GROUP);
+    const bit = block - g * BLOCKS_PER_GROUP;
+    const at = this.#bitmapOffset(g) + (bit >>> 3);
+    const byte = tx.read(at, 1)[0];
+    const mask = 1 << (bit & 7);
+    if (byte & mask) return;
+    tx.write(at, Buffer.from([byte | mask]));
+    const free = tx.read(this.#summaryOffset(g), 4).readUInt32LE(0);
+    this.#writeSummary(tx, g, Math.max(0, free - 1));
+  }
+
   isAllocated(block: number, tx?: Transaction): boolean {
     checkInteger(block, 'block', 0, this.#layout.blocks - 1);
     const g = Math.floor(block / BLOCKS_PER_GROUP);
@@ -388,6 +408,13 @@ export class InodeAllocator {
     const mask = 1 << (ino & 7);
     if ((byte & mask) === 0) throw corrupt(`inode ${ino} is freed but already free`);
     tx.write(at, Buffer.from([byte & ~mask]));
+  }
+
+  /** fsck repair: marks `ino` used in `tx` (a directory links it, but the bitmap says free). */
+  markAllocated(tx: Transaction, ino: number): void {
+    checkInteger(ino, 'ino', ROOT_INODE, this.#layout.inodeCount - 1);
+    const at = this.#offset() + (ino >>> 3);
+    tx.write(at, Buffer.from([tx.read(at, 1)[0] | (1 << (ino & 7))]));
   }
 
   isAllocated(ino: number, tx?: Transaction): boolean {

@@ -47,11 +47,16 @@ interface Walk {
   inodes: Map<number, Inode>;
   links: Map<number, number>;          // references found (directory entries; dirs: + '.' + subdirs' '..')
   owner: Map<number, number>;          // device block -> inode that uses it
+  markedFree: number[];                // blocks a file uses that the bitmap marks free
+  badCounts: Array<[number, number]>;  // (inode, blocks its extents map) where the count differs
+  // False when an inode or a directory could not be read: then some owners are unknown, and
+  // a block no known file uses may still be someone's data, so leaks are not freed.
+  complete: boolean;
 }
 
 function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, layout: Layout, problems: string[],
                   visited: () => void): Walk {
-  const w: Walk = { inodes: new Map(), links: new Map([[ROOT_INODE, 1]]), owner: new Map() };
+  const w: Walk = { inodes: new Map(), links: new Map([[ROOT_INODE, 1]]), owner: new Map(), markedFree: [], badCounts: [], complete: true };
   const claim = (ino: number, block: number, count: number) => {
     for (let b = block; b < block + count; b++) {
       if (b < layout.dataStart || b >= layout.backupSuperblock) {
@@ -61,7 +66,10 @@ function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, la
       const other = w.owner.get(b);
       if (other !== undefined) problems.push(`block ${b} is used by inode ${other} and by inode ${ino}`);
       else w.owner.set(b, ino);
-      if (!blocks.isAllocated(b)) problems.push(`block ${b} of inode ${ino} is marked free in the bitmap`);
+      if (!blocks.isAllocated(b)) {
+        problems.push(`block ${b} of inode ${ino} is marked free in the bitmap`);
+        w.markedFree.push(b);
+      }
     }
   };
   const queue = [ROOT_INODE];
@@ -74,23 +82,31 @@ function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, la
       inode = table.read(tx, ino);
     } catch (e) {
       problems.push(`inode ${ino}: ${(e as Error).message}`);
+      w.complete = false;
       continue;
     }
     w.inodes.set(ino, inode);
     const mapped = inode.extents.reduce((n, e) => n + e.length, 0);
-    if (mapped !== inode.blocks) problems.push(`inode ${ino} counts ${inode.blocks} blocks but its extents map ${mapped}`);
+    if (mapped !== inode.blocks) {
+      problems.push(`inode ${ino} counts ${inode.blocks} blocks but its extents map ${mapped}`);
+      w.badCounts.push([ino, mapped]);
+    }
     for (const e of inode.extents) claim(ino, e.deviceBlock, e.length);
     if (isDir(inode) && inode.extents.some((e) => e.unwritten)) problems.push(`directory inode ${ino} has unwritten extents`);
     if (inode.extentBlock) claim(ino, inode.extentBlock, 1);
     if (!isDir(inode)) continue;
     const store = new DirectoryBlocks(ino, table, blocks);
-    for (const p of dir.check(tx, store)) problems.push(`directory inode ${ino}: ${p}`);
+    for (const p of dir.check(tx, store)) {
+      problems.push(`directory inode ${ino}: ${p}`);
+      w.complete = false;
+    }
     w.links.set(ino, (w.links.get(ino) ?? 0) + 1);   // its own '.'
     let entries: dir.DirEntry[] = [];
     try {
       entries = dir.list(tx, store);
     } catch (e) {
       problems.push(`directory inode ${ino}: ${(e as Error).message}`);
+      w.complete = false;
     }
     for (const e of entries) {
       w.links.set(e.ino, (w.links.get(e.ino) ?? 0) + 1);
@@ -108,6 +124,34 @@ function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, la
     }
   }
   return w;
+}
+
+/**
+ * Frees the blocks of group `g` that are marked used but belong to no file, no orphan (its
+ * release frees those) and no metadata; returns how many. A run the allocator refuses to
+ * free (the group's summary is off, say) is left for the summary recount and the next fsck.
+ */
+function freeLeaked(tx: Transaction, blocks: BlockAllocator, layout: Layout, g: number,
+                    owner: Map<number, number>, orphanBlocks: Set<number>): number {
+  const lo = Math.max(g * BLOCKS_PER_GROUP, layout.dataStart);
+  const hi = Math.min((g + 1) * BLOCKS_PER_GROUP, layout.backupSuperblock);
+  let freed = 0;
+  let start = -1;
+  const flush = (end: number) => {
+    if (start < 0) return;
+    try {
+      blocks.free(tx, start, end - start);
+      freed += end - start;
+    } catch { /* left as it was */ }
+    start = -1;
+  };
+  for (let b = lo; b < hi; b++) {
+    const leaked = !owner.has(b) && !orphanBlocks.has(b) && blocks.isAllocated(b, tx);
+    if (leaked && start < 0) start = b;
+    if (!leaked) flush(b);
+  }
+  flush(hi);
+  return freed;
 }
 
 /**
@@ -192,10 +236,24 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
   const inBitmap = new Set(allocated);
   const candidates = [...new Set([...allocated, ...w.inodes.keys()])]
     .filter((ino) => ino >= ROOT_INODE && ino < layout.inodeCount).sort((a, b) => a - b);
+  const unmarked: number[] = [];
   for (const ino of candidates) {
     const marked = inBitmap.has(ino);
     if (marked && !w.inodes.has(ino)) { orphans.push(ino); problems.push(`inode ${ino} is allocated but no directory links it`); }
-    if (!marked && w.inodes.has(ino)) problems.push(`inode ${ino} is linked but marked free in the inode bitmap`);
+    if (!marked && w.inodes.has(ino)) { unmarked.push(ino); problems.push(`inode ${ino} is linked but marked free in the inode bitmap`); }
+  }
+  // The blocks of the orphans (repair releases them with the orphan), and whether every
+  // owner of a block is known: otherwise no leaked block is freed.
+  const orphanBlocks = new Set<number>();
+  let ownersKnown = w.complete;
+  for (const ino of orphans) {
+    try {
+      const inode = table.read(tx, ino);
+      for (const e of inode.extents) for (let b = e.deviceBlock; b < e.deviceBlock + e.length; b++) orphanBlocks.add(b);
+      if (inode.extentBlock) orphanBlocks.add(inode.extentBlock);
+    } catch {
+      ownersKnown = false;
+    }
   }
 
   // Blocks allocated but unreferenced, per group (the bitmap against what the walk found),
@@ -203,6 +261,7 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
   const usedByFiles = new Array<number>(layout.groups).fill(0);
   for (const b of w.owner.keys()) usedByFiles[Math.floor(b / BLOCKS_PER_GROUP)]++;
   const badSummary: number[] = [];
+  const leakyGroups: number[] = [];
   for (let g = 0; g < layout.groups; g++) {
     progress.advance(1);
     const { bitmapFree, summaryFree } = blocks.countGroup(g);
@@ -214,17 +273,18 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
     const hi = Math.min(lo + BLOCKS_PER_GROUP, layout.blocks);
     const metadata = Math.max(0, Math.min(hi, layout.dataStart) - lo) + (layout.backupSuperblock >= lo && layout.backupSuperblock < hi ? 1 : 0);
     const allocated = (hi - lo) - bitmapFree;
-    const orphanBlocks = orphans.reduce((n, ino) => {
-      try {
-        const inode = table.read(tx, ino);
-        return n + inode.extents.filter((e) => e.deviceBlock >= lo && e.deviceBlock < hi).reduce((m, e) => m + e.length, 0);
-      } catch { return n; }
-    }, 0);
-    const leaked = allocated - metadata - usedByFiles[g] - orphanBlocks;
-    if (leaked > 0) problems.push(`block group ${g}: ${leaked} blocks are allocated but used by no file`);
+    let ofOrphans = 0;
+    for (const b of orphanBlocks) if (b >= lo && b < hi) ofOrphans++;
+    const leaked = allocated - metadata - usedByFiles[g] - ofOrphans;
+    if (leaked > 0) {
+      problems.push(`block group ${g}: ${leaked} blocks are allocated but used by no file`);
+      leakyGroups.push(g);
+    }
   }
 
-  if (repair && (fixLinks.length || orphans.length || badSummary.length)) {
+  const fixable = fixLinks.length + orphans.length + badSummary.length + w.badCounts.length + w.markedFree.length +
+    unmarked.length + (ownersKnown ? leakyGroups.length : 0);
+  if (repair && fixable > 0) {
     const fix = journal.begin();
     for (const ino of orphans) {
       try {
@@ -240,6 +300,27 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
       inode.nlink = want;
       table.write(fix, inode);
       repaired.push(`set the link count of inode ${ino} to ${want}`);
+    }
+    for (const [ino, mapped] of w.badCounts) {
+      const inode = table.read(fix, ino);
+      inode.blocks = mapped;
+      table.write(fix, inode);
+      repaired.push(`set the block count of inode ${ino} to ${mapped}, what its extents map`);
+    }
+    // A block a file uses but the bitmap calls free would be handed out again: mark it.
+    for (const b of w.markedFree) {
+      blocks.markAllocated(fix, b);
+      repaired.push(`marked block ${b} used (a file uses it)`);
+    }
+    for (const ino of unmarked) {
+      inodes.markAllocated(fix, ino);
+      repaired.push(`marked inode ${ino} used (a directory links it)`);
+    }
+    if (ownersKnown) {
+      for (const g of leakyGroups) {
+        const freed = freeLeaked(fix, blocks, layout, g, w.owner, orphanBlocks);
+        if (freed) repaired.push(`freed ${freed} leaked blocks of group ${g} (allocated, used by no file)`);
+      }
     }
     journal.commit(fix);
     for (const g of badSummary) {

@@ -3,7 +3,7 @@ import { ROOT_INODE } from '../../lib/fs/alloc';
 import { Filesystem } from '../../lib/fs/filesystem';
 import { fsck } from '../../lib/fs/fsck';
 import { InodeTable } from '../../lib/fs/inode';
-import { BlockAllocator } from '../../lib/fs/alloc';
+import { BlockAllocator, InodeAllocator } from '../../lib/fs/alloc';
 import { Journal } from '../../lib/fs/journal';
 import { computeLayout } from '../../lib/fs/layout';
 import { metaIO } from '../../lib/fs/metaio';
@@ -100,10 +100,98 @@ describe('fsck', () => {
     dev.close();
   });
 
-  test('a block allocated but used by no file is reported as leaked', () => {
+  test('a block allocated but used by no file is reported as leaked, and repair frees it', () => {
     const dev = populated();
-    tamper(dev, (tx, _table, blocks) => { blocks.allocate(tx, 3000, 3); });
+    const freeBefore = Filesystem.mount(dev, 'dax');
+    const before = freeBefore.statfs().bfree;
+    freeBefore.unmount();
+    let leaked = -1;
+    tamper(dev, (tx, _table, blocks) => { leaked = blocks.allocate(tx, 3000, 3).start; });
     expect(fsck(dev).problems.join('\n')).toMatch(/3 blocks are allocated but used by no file/);
+    const fixed = fsck(dev, { repair: true });
+    expect(fixed.repaired.join('\n')).toMatch(/freed 3 leaked blocks of group 0/);
+    expect(fsck(dev)).toEqual({ clean: true, needsRecovery: false, problems: [], repaired: [] });
+    const f = Filesystem.mount(dev, 'dax');
+    expect(f.statfs().bfree).toBe(before);
+    expect(f.readFile('/a/one').equals(Buffer.alloc(20000, 1))).toBe(true);   // no file lost a block
+    f.unmount();
+    expect(leaked).toBeGreaterThan(0);
+    dev.close();
+  });
+
+  test('a block of a file that the bitmap marks free is marked used again by repair (never handed out twice)', () => {
+    const dev = populated();
+    let block = -1;
+    tamper(dev, (tx, table, blocks) => {
+      const f = Filesystem.mount(dev, 'dax');
+      const ino = f.stat('/a/one').ino;
+      f.unmount();
+      block = table.read(tx, ino).extents[0].deviceBlock;
+      blocks.free(tx, block, 1);
+    });
+    expect(fsck(dev).problems.join('\n')).toMatch(new RegExp(`block ${block} of inode \\d+ is marked free in the bitmap`));
+    expect(fsck(dev, { repair: true }).repaired).toContain(`marked block ${block} used (a file uses it)`);
+    expect(fsck(dev).problems).toEqual([]);
+    // Filling the device reaches every free block: the file's block is not among them.
+    const f = Filesystem.mount(dev, 'dax');
+    const fill = f.open('/fill', 'w');
+    try { fill.allocate(0, dev.size); } catch (e) { expect((e as { code?: string }).code).toBe('ENOSPC'); }
+    fill.close();
+    expect(f.readFile('/a/one').equals(Buffer.alloc(20000, 1))).toBe(true);
+    f.unmount();
+    expect(fsck(dev).problems).toEqual([]);
+    dev.close();
+  });
+
+  test('a linked inode that the inode bitmap marks free is marked used again by repair', () => {
+    const dev = populated();
+    const f0 = Filesystem.mount(dev, 'dax');
+    const ino = f0.stat('/a/b/two').ino;
+    f0.unmount();
+    const io = metaIO(dev);
+    const layout = computeLayout(dev.size);
+    tamper(dev, (tx) => new InodeAllocator(io, layout).free(tx, ino));
+    expect(fsck(dev).problems).toContain(`inode ${ino} is linked but marked free in the inode bitmap`);
+    expect(fsck(dev, { repair: true }).repaired).toContain(`marked inode ${ino} used (a directory links it)`);
+    expect(fsck(dev).problems).toEqual([]);
+    const f = Filesystem.mount(dev, 'dax');
+    f.writeFile('/new', 'x');                                 // takes a free inode: not that one
+    expect(f.stat('/new').ino).not.toBe(ino);
+    expect(f.readFile('/a/b/two').toString()).toBe('two');
+    f.unmount();
+    dev.close();
+  });
+
+  test('an inode whose block count differs from its extents gets the count of its extents from repair', () => {
+    const dev = populated();
+    const f = Filesystem.mount(dev, 'dax');
+    const ino = f.stat('/a/one').ino;
+    f.unmount();
+    tamper(dev, (tx, table) => {
+      const one = table.read(tx, ino);
+      one.blocks += 5;
+      table.write(tx, one);
+    });
+    expect(fsck(dev).problems).toContain(`inode ${ino} counts 10 blocks but its extents map 5`);
+    expect(fsck(dev, { repair: true }).repaired).toContain(`set the block count of inode ${ino} to 5, what its extents map`);
+    expect(fsck(dev).problems).toEqual([]);
+    dev.close();
+  });
+
+  test('leaked blocks are not freed while an inode cannot be read (its blocks may be among them)', () => {
+    const dev = populated();
+    tamper(dev, (tx, _table, blocks) => { blocks.allocate(tx, 3000, 2); });
+    const layout = computeLayout(dev.size);
+    const f = Filesystem.mount(dev, 'dax');
+    const ino = f.stat('/a/one').ino;
+    f.unmount();
+    const io = metaIO(dev);
+    io.write(layout.inodeTableStart * 4096 + ino * 256 + 4, Buffer.from([0x77]));   // a checksummed byte
+    io.barrier();
+    const r = fsck(dev, { repair: true });
+    expect(r.problems.join('\n')).toMatch(new RegExp(`inode ${ino} is corrupt`));
+    expect(r.repaired.join('\n')).not.toMatch(/leaked/);
+    expect(fsck(dev).problems.join('\n')).toMatch(/blocks are allocated but used by no file/);
     dev.close();
   });
 
