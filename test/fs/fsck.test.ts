@@ -25,6 +25,14 @@ function populated(): BlockDevice {
   return dev;
 }
 
+/** The inode number of `path` (a mount and unmount). */
+function inoOf(dev: BlockDevice, path: string): number {
+  const f = Filesystem.mount(dev, 'dax');
+  const ino = f.stat(path).ino;
+  f.unmount();
+  return ino;
+}
+
 function tamper(dev: BlockDevice, fn: (tx: ReturnType<Journal['begin']>, table: InodeTable, blocks: BlockAllocator, j: Journal) => void) {
   const io = metaIO(dev);
   const layout = computeLayout(dev.size);
@@ -122,10 +130,8 @@ describe('fsck', () => {
   test('a block of a file that the bitmap marks free is marked used again by repair (never handed out twice)', () => {
     const dev = populated();
     let block = -1;
+    const ino = inoOf(dev, '/a/one');
     tamper(dev, (tx, table, blocks) => {
-      const f = Filesystem.mount(dev, 'dax');
-      const ino = f.stat('/a/one').ino;
-      f.unmount();
       block = table.read(tx, ino).extents[0].deviceBlock;
       blocks.free(tx, block, 1);
     });
@@ -145,9 +151,7 @@ describe('fsck', () => {
 
   test('a linked inode that the inode bitmap marks free is marked used again by repair', () => {
     const dev = populated();
-    const f0 = Filesystem.mount(dev, 'dax');
-    const ino = f0.stat('/a/b/two').ino;
-    f0.unmount();
+    const ino = inoOf(dev, '/a/b/two');
     const io = metaIO(dev);
     const layout = computeLayout(dev.size);
     tamper(dev, (tx) => new InodeAllocator(io, layout).free(tx, ino));
@@ -164,9 +168,7 @@ describe('fsck', () => {
 
   test('an inode whose block count differs from its extents gets the count of its extents from repair', () => {
     const dev = populated();
-    const f = Filesystem.mount(dev, 'dax');
-    const ino = f.stat('/a/one').ino;
-    f.unmount();
+    const ino = inoOf(dev, '/a/one');
     tamper(dev, (tx, table) => {
       const one = table.read(tx, ino);
       one.blocks += 5;
@@ -182,9 +184,7 @@ describe('fsck', () => {
     const dev = populated();
     tamper(dev, (tx, _table, blocks) => { blocks.allocate(tx, 3000, 2); });
     const layout = computeLayout(dev.size);
-    const f = Filesystem.mount(dev, 'dax');
-    const ino = f.stat('/a/one').ino;
-    f.unmount();
+    const ino = inoOf(dev, '/a/one');
     const io = metaIO(dev);
     io.write(layout.inodeTableStart * 4096 + ino * 256 + 4, Buffer.from([0x77]));   // a checksummed byte
     io.barrier();
