@@ -1,6 +1,7 @@
 // A jest reporter for CI: appends each test file and test case to a log as it starts. With
 // two cores jest runs in band, so a native crash (SIGSEGV) ends the whole run without a
-// summary; this log then names what was running (.ci/run prints its tail).
+// summary; this log then names what was running and what had finished (.ci/run prints its
+// tail, counts the finished files from it and runs the rest).
 'use strict';
 const fs = require('node:fs');
 
@@ -18,7 +19,7 @@ class StartedReporter {
 
   onTestCaseStart(_test, info) { this.#log(`  test ${info.fullName}`); }
 
-  onTestFileResult(test, result) { this.#log(`done ${test.path} (${result.numFailingTests} failed)`); }
+  onTestFileResult(test, result) { this.#log(`done ${test.path} (${result.numPassingTests} passed, ${result.numFailingTests + (result.testExecError ? 1 : 0)} failed)`); }
 }
 
 module.exports = StartedReporter;
