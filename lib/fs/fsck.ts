@@ -49,6 +49,7 @@ interface Walk {
   owner: Map<number, number>;          // device block -> inode that uses it
   markedFree: number[];                // blocks a file uses that the bitmap marks free
   badCounts: Array<[number, number]>;  // (inode, blocks its extents map) where the count differs
+  extraLinks: Array<{ parent: number; name: string; child: number }>;   // second names of directories
   // False when an inode or a directory could not be read: then some owners are unknown, and
   // a block no known file uses may still be someone's data, so leaks are not freed.
   complete: boolean;
@@ -56,7 +57,7 @@ interface Walk {
 
 function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, layout: Layout, problems: string[],
                   visited: () => void): Walk {
-  const w: Walk = { inodes: new Map(), links: new Map([[ROOT_INODE, 1]]), owner: new Map(), markedFree: [], badCounts: [], complete: true };
+  const w: Walk = { inodes: new Map(), links: new Map([[ROOT_INODE, 1]]), owner: new Map(), markedFree: [], badCounts: [], extraLinks: [], complete: true };
   const claim = (ino: number, block: number, count: number) => {
     for (let b = block; b < block + count; b++) {
       if (b < layout.dataStart || b >= layout.backupSuperblock) {
@@ -73,6 +74,7 @@ function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, la
     }
   };
   const queue = [ROOT_INODE];
+  const linkedDirs = new Set([ROOT_INODE]);   // directories a name (the root: the superblock) already links
   while (queue.length) {
     const ino = queue.shift()!;
     if (w.inodes.has(ino)) continue;
@@ -109,11 +111,18 @@ function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, la
       w.complete = false;
     }
     for (const e of entries) {
-      w.links.set(e.ino, (w.links.get(e.ino) ?? 0) + 1);
       if (e.type === 'dir') {
+        // A directory has one name. A second entry for it (a cycle, when it names an
+        // ancestor) is not counted as a link: repair removes it, and the counts then hold.
+        if (linkedDirs.has(e.ino)) {
+          problems.push(`directory inode ${e.ino} is linked more than once`);
+          w.extraLinks.push({ parent: ino, name: e.name, child: e.ino });
+          continue;
+        }
+        linkedDirs.add(e.ino);
         w.links.set(ino, (w.links.get(ino) ?? 0) + 1);   // the child's '..'
-        if (w.inodes.has(e.ino)) { problems.push(`directory inode ${e.ino} is linked more than once`); continue; }
       }
+      w.links.set(e.ino, (w.links.get(e.ino) ?? 0) + 1);
       queue.push(e.ino);
     }
   }
@@ -282,7 +291,7 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
     }
   }
 
-  const fixable = fixLinks.length + orphans.length + badSummary.length + w.badCounts.length + w.markedFree.length +
+  const fixable = fixLinks.length + orphans.length + badSummary.length + w.badCounts.length + w.markedFree.length + w.extraLinks.length +
     unmarked.length + (ownersKnown ? leakyGroups.length : 0);
   if (repair && fixable > 0) {
     const fix = journal.begin();
@@ -300,6 +309,14 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
       inode.nlink = want;
       table.write(fix, inode);
       repaired.push(`set the link count of inode ${ino} to ${want}`);
+    }
+    // The walk kept the first name of each directory (breadth first: the one nearest the
+    // root, so a cycle's back link is the one that goes); the others are removed.
+    for (const { parent, name, child } of w.extraLinks) {
+      try {
+        dir.remove(fix, new DirectoryBlocks(parent, table, blocks), name);
+        repaired.push(`removed the entry ${JSON.stringify(name)} of directory inode ${parent}: a second name of directory inode ${child}`);
+      } catch { /* the directory could not be changed: the problem stays reported */ }
     }
     for (const [ino, mapped] of w.badCounts) {
       const inode = table.read(fix, ino);

@@ -8,6 +8,8 @@ import { Journal } from '../../lib/fs/journal';
 import { computeLayout } from '../../lib/fs/layout';
 import { metaIO } from '../../lib/fs/metaio';
 import { mkfs } from '../../lib/fs/mkfs';
+import * as dir from '../../lib/fs/dir';
+import { DirectoryBlocks } from '../../lib/fs/storage';
 import { journalArea } from '../../lib/fs/storage';
 import { mapAnonymous, PmemMapping } from '../../lib/pmem';
 import { testing } from '../../lib/testing';
@@ -162,6 +164,40 @@ describe('fsck', () => {
     f.writeFile('/new', 'x');                                 // takes a free inode: not that one
     expect(f.stat('/new').ino).not.toBe(ino);
     expect(f.readFile('/a/b/two').toString()).toBe('two');
+    f.unmount();
+    dev.close();
+  });
+
+  test.each([['an ancestor (a cycle)', '/a'], ['itself', '/a/b'], ['the root', '/']])('a second name of a directory, in /a/b naming %s, is found and removed by repair; nothing else changes', (_what, target) => {
+    const dev = populated();
+    const b = inoOf(dev, '/a/b');
+    const t = inoOf(dev, target);
+    tamper(dev, (tx, table, blocks) => dir.insert(tx, new DirectoryBlocks(b, table, blocks), { name: 'loop', ino: t, type: 'dir' }));
+    expect(fsck(dev).problems).toEqual([`directory inode ${t} is linked more than once`]);
+    expect(fsck(dev, { repair: true }).repaired).toEqual([`removed the entry "loop" of directory inode ${b}: a second name of directory inode ${t}`]);
+    expect(fsck(dev)).toEqual({ clean: true, needsRecovery: false, problems: [], repaired: [] });
+    const f = Filesystem.mount(dev, 'dax');
+    expect(f.readdir('/a/b').sort()).toEqual(['two']);
+    expect(f.readdir('/a').sort()).toEqual(['b', 'one']);
+    expect(f.readFile('/a/b/two').toString()).toBe('two');
+    f.unmount();
+    dev.close();
+  });
+
+  test('a directory named in two directories keeps the name nearest the root (breadth first), and its files', () => {
+    const dev = populated();
+    const b = inoOf(dev, '/a/b');
+    tamper(dev, (tx, table, blocks) => dir.insert(tx, new DirectoryBlocks(ROOT_INODE, table, blocks), { name: 'bb', ino: b, type: 'dir' }));
+    const a = inoOf(dev, '/a');
+    // The kept name is in the root now, so the root gains the child's '..' and /a loses it.
+    expect(fsck(dev).problems).toEqual([`directory inode ${b} is linked more than once`,
+      `inode ${ROOT_INODE} has link count 3 but 4 references`, `inode ${a} has link count 3 but 2 references`]);
+    expect(fsck(dev, { repair: true }).repaired).toEqual([`set the link count of inode ${ROOT_INODE} to 4`, `set the link count of inode ${a} to 2`,
+      `removed the entry "b" of directory inode ${a}: a second name of directory inode ${b}`]);
+    expect(fsck(dev).clean).toBe(true);
+    const f = Filesystem.mount(dev, 'dax');
+    expect(f.readdir('/a')).toEqual(['one']);
+    expect(f.readFile('/bb/two').toString()).toBe('two');
     f.unmount();
     dev.close();
   });
