@@ -50,6 +50,7 @@ interface Walk {
   markedFree: number[];                // blocks a file uses that the bitmap marks free
   badCounts: Array<[number, number]>;  // (inode, blocks its extents map) where the count differs
   extraLinks: Array<{ parent: number; name: string; child: number }>;   // second names of directories
+  shared: Map<number, Set<number>>;    // inode -> its blocks an inode walked earlier already uses
   // False when an inode or a directory could not be read: then some owners are unknown, and
   // a block no known file uses may still be someone's data, so leaks are not freed.
   complete: boolean;
@@ -57,7 +58,7 @@ interface Walk {
 
 function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, layout: Layout, problems: string[],
                   visited: () => void): Walk {
-  const w: Walk = { inodes: new Map(), links: new Map([[ROOT_INODE, 1]]), owner: new Map(), markedFree: [], badCounts: [], extraLinks: [], complete: true };
+  const w: Walk = { inodes: new Map(), links: new Map([[ROOT_INODE, 1]]), owner: new Map(), markedFree: [], badCounts: [], extraLinks: [], shared: new Map(), complete: true };
   const claim = (ino: number, block: number, count: number) => {
     for (let b = block; b < block + count; b++) {
       if (b < layout.dataStart || b >= layout.backupSuperblock) {
@@ -65,8 +66,13 @@ function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, la
         continue;
       }
       const other = w.owner.get(b);
-      if (other !== undefined) problems.push(`block ${b} is used by inode ${other} and by inode ${ino}`);
-      else w.owner.set(b, ino);
+      if (other !== undefined) {
+        problems.push(`block ${b} is used by inode ${other} and by inode ${ino}`);
+        if (other !== ino) {
+          const set = w.shared.get(ino) ?? new Set<number>();
+          w.shared.set(ino, set.add(b));
+        }
+      } else w.owner.set(b, ino);
       if (!blocks.isAllocated(b)) {
         problems.push(`block ${b} of inode ${ino} is marked free in the bitmap`);
         w.markedFree.push(b);
@@ -161,6 +167,44 @@ function freeLeaked(tx: Transaction, blocks: BlockAllocator, layout: Layout, g: 
   }
   flush(hi);
   return freed;
+}
+
+/**
+ * Inode `ino` uses blocks that an inode walked before it uses too: each of its extents
+ * holding such a block moves to newly allocated blocks holding a copy of its data, so both
+ * files keep what they read now and no block has two owners. The blocks of those extents
+ * that were its own are freed. Returns the blocks copied (0 when it could not: the problem
+ * stays reported, and blocks this left allocated are the next repair's leaks).
+ */
+function cloneShared(tx: Transaction, io: MetaIO, table: InodeTable, blocks: BlockAllocator, ino: number,
+                     shared: Set<number>, owner: Map<number, number>): number {
+  let copied = 0;
+  try {
+    const inode = table.read(tx, ino);
+    const extents: Inode['extents'] = [];
+    const own: number[] = [];
+    for (const e of inode.extents) {
+      let touches = false;
+      for (let b = e.deviceBlock; b < e.deviceBlock + e.length; b++) if (shared.has(b)) touches = true;
+      if (!touches) { extents.push(e); continue; }
+      for (let done = 0; done < e.length;) {
+        const run = blocks.allocate(tx, e.deviceBlock + done, e.length - done);
+        io.write(run.start * BLOCK_SIZE, io.read((e.deviceBlock + done) * BLOCK_SIZE, run.count * BLOCK_SIZE));
+        extents.push({ fileBlock: e.fileBlock + done, length: run.count, deviceBlock: run.start, unwritten: e.unwritten });
+        done += run.count;
+        copied += run.count;
+      }
+      for (let b = e.deviceBlock; b < e.deviceBlock + e.length; b++) if (owner.get(b) === ino) own.push(b);
+    }
+    inode.extents = extents;
+    table.write(tx, inode);
+    for (const b of own) {
+      try { blocks.free(tx, b, 1); } catch { /* already free: nothing to give back */ }
+    }
+  } catch {
+    return 0;
+  }
+  return copied;
 }
 
 /**
@@ -291,7 +335,7 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
     }
   }
 
-  const fixable = fixLinks.length + orphans.length + badSummary.length + w.badCounts.length + w.markedFree.length + w.extraLinks.length +
+  const fixable = fixLinks.length + orphans.length + badSummary.length + w.badCounts.length + w.markedFree.length + w.extraLinks.length + w.shared.size +
     unmarked.length + (ownersKnown ? leakyGroups.length : 0);
   if (repair && fixable > 0) {
     const fix = journal.begin();
@@ -339,6 +383,12 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
         if (freed) repaired.push(`freed ${freed} leaked blocks of group ${g} (allocated, used by no file)`);
       }
     }
+    // After the leak pass, which would take the copies (no file uses them yet) for leaks.
+    for (const [ino, shared] of w.shared) {
+      const copied = cloneShared(fix, io, table, blocks, ino, shared, w.owner);
+      if (copied) repaired.push(`gave inode ${ino} its own copy of ${copied} blocks another inode also used`);
+    }
+    io.barrier();   // the copies are durable before the commit makes the inodes point at them
     journal.commit(fix);
     for (const g of badSummary) {
       const { bitmapFree } = blocks.countGroup(g);

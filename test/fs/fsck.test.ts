@@ -202,6 +202,34 @@ describe('fsck', () => {
     dev.close();
   });
 
+  test('a block two files use: repair gives the file walked second its own copy, so both read what they read before', () => {
+    const dev = populated();
+    const one = inoOf(dev, '/a/one');
+    const two = inoOf(dev, '/a/b/two');
+    let shared = -1;
+    tamper(dev, (tx, table) => {
+      const t = table.read(tx, two);
+      shared = table.read(tx, one).extents[0].deviceBlock;
+      t.extents = [{ ...t.extents[0], deviceBlock: shared }];   // two's own block is leaked now
+      table.write(tx, t);
+    });
+    const before = Filesystem.mount(dev, 'dax');
+    const twoBefore = before.readFile('/a/b/two');
+    before.unmount();
+    expect(twoBefore.equals(Buffer.alloc(3, 1))).toBe(true);   // it reads one's first bytes
+    expect(fsck(dev).problems).toContain(`block ${shared} is used by inode ${one} and by inode ${two}`);
+    const fixed = fsck(dev, { repair: true });
+    expect(fixed.repaired).toContain(`gave inode ${two} its own copy of 1 blocks another inode also used`);
+    expect(fsck(dev)).toEqual({ clean: true, needsRecovery: false, problems: [], repaired: [] });
+    const f = Filesystem.mount(dev, 'dax');
+    expect(f.readFile('/a/b/two').equals(twoBefore)).toBe(true);
+    f.writeFile('/a/b/two', 'new');                          // now a write to one leaves the other
+    expect(f.readFile('/a/one').equals(Buffer.alloc(20000, 1))).toBe(true);
+    f.unmount();
+    expect(fsck(dev).clean).toBe(true);
+    dev.close();
+  });
+
   test('an inode whose block count differs from its extents gets the count of its extents from repair', () => {
     const dev = populated();
     const ino = inoOf(dev, '/a/one');
