@@ -173,11 +173,12 @@ function freeLeaked(tx: Transaction, blocks: BlockAllocator, layout: Layout, g: 
  * Inode `ino` uses blocks that an inode walked before it uses too: each of its extents
  * holding such a block moves to newly allocated blocks holding a copy of its data, so both
  * files keep what they read now and no block has two owners. The blocks of those extents
- * that were its own are freed. Returns the blocks copied (0 when it could not: the problem
- * stays reported, and blocks this left allocated are the next repair's leaks).
+ * that were its own are freed when every owner is known (`owner`; null: an unreadable inode
+ * may use them too, so they stay allocated). Returns the blocks copied (0 when it could not:
+ * the problem stays reported, and blocks this left allocated are the next repair's leaks).
  */
 function cloneShared(tx: Transaction, io: MetaIO, table: InodeTable, blocks: BlockAllocator, ino: number,
-                     shared: Set<number>, owner: Map<number, number>): number {
+                     shared: Set<number>, owner: Map<number, number> | null): number {
   let copied = 0;
   try {
     const inode = table.read(tx, ino);
@@ -194,7 +195,7 @@ function cloneShared(tx: Transaction, io: MetaIO, table: InodeTable, blocks: Blo
         done += run.count;
         copied += run.count;
       }
-      for (let b = e.deviceBlock; b < e.deviceBlock + e.length; b++) if (owner.get(b) === ino) own.push(b);
+      if (owner) for (let b = e.deviceBlock; b < e.deviceBlock + e.length; b++) if (owner.get(b) === ino) own.push(b);
     }
     inode.extents = extents;
     table.write(tx, inode);
@@ -385,7 +386,7 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
     }
     // After the leak pass, which would take the copies (no file uses them yet) for leaks.
     for (const [ino, shared] of w.shared) {
-      const copied = cloneShared(fix, io, table, blocks, ino, shared, w.owner);
+      const copied = cloneShared(fix, io, table, blocks, ino, shared, ownersKnown ? w.owner : null);
       if (copied) repaired.push(`gave inode ${ino} its own copy of ${copied} blocks another inode also used`);
     }
     io.barrier();   // the copies are durable before the commit makes the inodes point at them
