@@ -132,12 +132,6 @@ function walkTree(tx: Transaction, table: InodeTable, blocks: BlockAllocator, la
       queue.push(e.ino);
     }
   }
-  for (const [ino, inode] of w.inodes) {
-    if (ino !== ROOT_INODE) {
-      const entryType = isDir(inode) ? 'dir' : 'file';
-      void entryType;
-    }
-  }
   return w;
 }
 
@@ -276,8 +270,7 @@ function check(device: BlockDevice, repair: boolean, progress: ProgressReporter)
   // Link counts.
   const fixLinks: Array<[number, number]> = [];
   for (const [ino, inode] of w.inodes) {
-    const found = w.links.get(ino) ?? 0;
-    const want = isDir(inode) ? found : found;
+    const want = w.links.get(ino) ?? 0;
     if (inode.nlink !== want) {
       problems.push(`inode ${ino} has link count ${inode.nlink} but ${want} references`);
       fixLinks.push([ino, want]);
