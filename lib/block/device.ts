@@ -21,7 +21,9 @@ export interface DirectAccess {
  * a call. Every persistence point still goes through the device's PmemMapping.
  */
 export interface DaxOperations {
-  copyIn(offset: number, source: Uint8Array): void;
+  /** With `fence`, this store and every earlier one are durable on return: the call's
+   *  drain() folded into its last store, one native call fewer on the write path. */
+  copyIn(offset: number, source: Uint8Array, fence?: boolean): void;
   copyOut(offset: number, target: Uint8Array, targetOffset: number, length: number): void;
   zero(offset: number, length: number): void;
   drain(): void;

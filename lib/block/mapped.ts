@@ -49,7 +49,7 @@ export class MappedDevice implements BlockDevice {
     // Device offsets are mapping offsets, so the async copy takes the segments as they are.
     const copyAsync = asyncCopier(mapping);
     this.dax = {
-      copyIn: (offset, source) => this.#mapping.copy(offset, source, NO_DRAIN),
+      copyIn: (offset, source, fence) => this.#mapping.copy(offset, source, fence === true ? undefined : NO_DRAIN),
       copyOut: (offset, target, targetOffset, length) => this.#copyOut(offset, target, targetOffset, length),
       zero: (offset, length) => this.#mapping.fill(offset, 0, length, NO_DRAIN),
       drain: () => this.#mapping.drain(),

@@ -6,6 +6,8 @@ import { daxIO } from '../../lib/dax';
 import { DaxError } from '../../lib/errors';
 import { mapAnonymous, mapFile } from '../../lib/pmem';
 import { countingMapping } from '../helpers/wrap-mapping';
+
+const isFence = (e: string) => e === 'drain' || e.endsWith(' fence');
 import { TestFs } from './testfs';
 
 const PAGE = 4096;
@@ -122,8 +124,9 @@ describe('daxIO writes', () => {
     expect(daxIO('write', inode, 5000, pattern(6000), u.getBlock, u.convert)).toBe(6000);
     const log = [...events];
     expect(u.converted).toEqual([[1, 1], [2, 1]]);  // the test fs allocates a block a call
-    // data and zeroing are flushed without a fence, one drain, then convert
-    expect(log.filter((e) => e === 'drain')).toHaveLength(1);
+    // data and zeroing are flushed without a fence, one fence at the end, then convert
+    // (here a drain: zeroing of the last block's tail is the last store)
+    expect(log.filter(isFence)).toEqual(['drain']);
     expect(log[log.length - 1]).toBe('drain');
     expect(log.every((e) => e === 'drain' || e.endsWith('nodrain'))).toBe(true);
     const raw1 = deviceBlock(d, u.table.get(1)!.block);
@@ -165,8 +168,40 @@ describe('daxIO writes', () => {
     const u = new TestFs(d);
     u.order = [3, 9, 4, 8];
     daxIO('write', u.inode(0), 0, pattern(4 * PAGE), u.getBlock);
-    expect(events.filter((e) => e === 'drain')).toEqual(['drain']);
-    expect(events[events.length - 1]).toBe('drain');
+    // The last data store carries the fence: no separate drain() call.
+    expect(events.filter(isFence)).toEqual(['copy fence']);
+    expect(events.slice(-2)).toEqual(['copy', 'copy fence']);
+    expect(events.slice(0, -2).every((e) => e.endsWith('nodrain'))).toBe(true);
+    d.close();
+    m.close();
+  });
+
+  test('a write that ends inside a fresh block fences after zeroing the rest of it', () => {
+    const events: string[] = [];
+    const m = countingMapping(mapAnonymous(1 << 20), events);
+    const d = devices.pmem(m);
+    const u = new TestFs(d);
+    u.events.length = 0;
+    events.length = 0;
+    expect(daxIO('write', u.inode(0), 0, pattern(PAGE + 10), u.getBlock)).toBe(PAGE + 10);
+    expect(events.filter(isFence)).toEqual(['drain']);
+    expect(events.slice(-2)).toEqual(['fill nodrain', 'drain']);
+    expect(deviceBlock(d, u.table.get(1)!.block).subarray(10).every((b) => b === 0)).toBe(true);
+    d.close();
+    m.close();
+  });
+
+  test('a write whose last store fails still drains what it stored before', () => {
+    const events: string[] = [];
+    const m = countingMapping(mapAnonymous(1 << 20), events);
+    const d = devices.pmem(m);
+    const u = new TestFs(d);
+    u.map(0, 3);
+    u.map(1, 9);
+    d.badblocks.add(9 * 8, 8);   // direct access to block 9 fails (EIO)
+    events.length = 0;
+    expect(daxIO('write', u.inode(2 * PAGE), 0, pattern(2 * PAGE), u.getBlock)).toBe(PAGE);
+    expect(events).toEqual(['copy nodrain', 'drain']);
     d.close();
     m.close();
   });

@@ -5,11 +5,13 @@ import { PmemMapping, StoreOptions } from '../../lib/pmem';
 export interface MappingHooks {
   /** After copy/fill (what: 'copy', 'copy nodrain', 'fill', 'fill nodrain'), flush and persist. */
   store?(what: string): void;
-  /** After drain() and persist(). */
-  fence?(what: 'drain' | 'persist'): void;
+  /** After drain() and persist(), and after a copy/fill that fences (what: 'copy fence',
+   *  'fill fence': the default options, which end with the fence drain() would give). */
+  fence?(what: 'drain' | 'persist' | 'copy fence' | 'fill fence'): void;
 }
 
 const kind = (name: string, opt?: StoreOptions) => (opt?.drain === false ? `${name} nodrain` : name);
+const fences = (opt?: StoreOptions) => opt?.persist !== false && opt?.drain !== false;
 
 export function wrapMapping(inner: PmemMapping, hooks: MappingHooks): PmemMapping {
   return {
@@ -23,8 +25,16 @@ export function wrapMapping(inner: PmemMapping, hooks: MappingHooks): PmemMappin
     persist: (o: number, l: number) => { inner.persist(o, l); hooks.store?.('persist'); hooks.fence?.('persist'); },
     flush: (o: number, l: number) => { inner.flush(o, l); hooks.store?.('flush'); },
     drain: () => { inner.drain(); hooks.fence?.('drain'); },
-    copy: (o: number, s: ArrayBufferView, opt?: StoreOptions) => { inner.copy(o, s, opt); hooks.store?.(kind('copy', opt)); },
-    fill: (o: number, v: number, l: number, opt?: StoreOptions) => { inner.fill(o, v, l, opt); hooks.store?.(kind('fill', opt)); },
+    copy: (o: number, s: ArrayBufferView, opt?: StoreOptions) => {
+      inner.copy(o, s, opt);
+      hooks.store?.(kind('copy', opt));
+      if (fences(opt)) hooks.fence?.('copy fence');
+    },
+    fill: (o: number, v: number, l: number, opt?: StoreOptions) => {
+      inner.fill(o, v, l, opt);
+      hooks.store?.(kind('fill', opt));
+      if (fences(opt)) hooks.fence?.('fill fence');
+    },
     close: () => inner.close(),
   };
 }
@@ -38,7 +48,8 @@ export function countingMapping(inner: PmemMapping, events: string[]): PmemMappi
 export function snapshotting(inner: PmemMapping, images: Buffer[]): PmemMapping & { capturing: boolean } {
   const state = { capturing: false };
   const snap = () => { if (state.capturing) images.push(Buffer.from(inner.view(0, inner.size))); };
-  const w = wrapMapping(inner, { store: snap, fence: snap });
+  // A copy's or fill's own fence changes no byte: the image after its store stands for it.
+  const w = wrapMapping(inner, { store: snap, fence: (what) => { if (!what.endsWith(' fence')) snap(); } });
   return Object.defineProperty(w, 'capturing', {
     get: () => state.capturing,
     set: (v: boolean) => { state.capturing = v; },
