@@ -224,6 +224,8 @@ describe('daxIO writes', () => {
   test('bad arguments get Node-style errors', () => {
     const inode = t.inode(0);
     expect(errorOf(() => daxIO('append' as 'read', inode, 0, Buffer.alloc(1), t.getBlock))?.code).toBe('ERR_INVALID_ARG_VALUE');
+    expect(errorOf(() => daxIO(undefined as unknown as 'read', inode, 0, Buffer.alloc(1), t.getBlock))?.code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(t.calls).toEqual([]);   // refused before any block was asked for
     expect(errorOf(() => daxIO('read', inode, -1, Buffer.alloc(1), t.getBlock))?.code).toBe('ERR_OUT_OF_RANGE');
     expect(errorOf(() => daxIO('read', inode, 0, 'x' as unknown as Buffer, t.getBlock))?.code).toBe('ERR_INVALID_ARG_TYPE');
   });
