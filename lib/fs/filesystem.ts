@@ -607,9 +607,15 @@ export class Filesystem {
 
   /** `direct`: O_DIRECT (on a non-DAX mount, sector-aligned and past the page cache). */
   readAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
-    using _file = this.#locks.inode(ino, false);
-    const inode = this.#ioInode(ino);
-    return this.#data.read(this.#daxInode(inode), buffer, position, this.#dataGetBlock(inode), direct);
+    // try/finally rather than `using` on the two hot paths: lowered for Node 20, `using`
+    // becomes helper calls and allocations that cost a tenth of a 4 KiB write.
+    const lock = this.#locks.inode(ino, false);
+    try {
+      const inode = this.#ioInode(ino);
+      return this.#data.read(this.#daxInode(inode), buffer, position, this.#dataGetBlock(inode), direct);
+    } finally {
+      lock[Symbol.dispose]();
+    }
   }
 
   /** Writes at `position`; durable on return on a DAX mount, after a sync otherwise. A size
@@ -617,9 +623,12 @@ export class Filesystem {
   writeAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
     checkFileSize(position + buffer.byteLength, 'write');
     const { lock, inode } = this.#lockForWrite(ino, position + buffer.byteLength);
-    using _file = lock;
-    const n = this.#data.write(this.#daxInode(inode), buffer, position, this.#dataGetBlock(inode), direct, this.#convert(ino));
-    return this.#wrote(ino, inode, position, n);
+    try {   // not `using`: see readAt
+      const n = this.#data.write(this.#daxInode(inode), buffer, position, this.#dataGetBlock(inode), direct, this.#convert(ino));
+      return this.#wrote(ino, inode, position, n);
+    } finally {
+      lock[Symbol.dispose]();
+    }
   }
 
   /**
@@ -669,8 +678,11 @@ export class Filesystem {
       fresh.mtimeMs = fresh.ctimeMs = now;
       this.#table.write(tx, fresh);
       this.#journal.commit(tx);
-    } else {
+    } else if (inode.mtimeMs !== now || inode.ctimeMs !== now) {
+      // As the kernel's file_update_time: a write in the millisecond of the last one stores
+      // nothing (`inode` is the copy #ioInode keeps, so it learns the times stored here).
       this.#touch(ino, now);
+      inode.mtimeMs = inode.ctimeMs = now;
     }
     return n;
   }
