@@ -21,23 +21,27 @@ const VIEW_EVENTS_KEY = 2 ** 33;
 // construction. (Numbers as keys: a string key per call cost a quarter of a 4 KiB write.)
 const held = new Map<number, Map<number, HeldLock>>();
 
-/** One lock this thread holds, `depth` times; disposing the last hold unlocks it. */
+/** One lock this thread holds, `depth` times; disposing the last hold unlocks it. At depth
+ *  0 it stays in the table, to be taken again without an allocation (every read and write
+ *  takes its file's lock). */
 class HeldLock implements Disposable {
   depth = 1;
-  constructor(readonly domain: number, readonly key: number, readonly exclusive: boolean) {}
+  constructor(readonly domain: number, readonly key: number, public exclusive: boolean) {}
   [Symbol.dispose](): void {
     if (--this.depth > 0) return;
-    held.get(this.domain)!.delete(this.key);
-    native.rwUnlock(this.domain, this.key, this.exclusive);
+    native.rwUnlock(this.domain, this.key, this.exclusive);   // EPERM on a second dispose
   }
 }
+
+/** Released entries kept per domain before the table drops them. */
+const KEEP_RELEASED = 1024;
 
 /** `wait` false: null instead of blocking when another thread holds the lock. */
 function acquire(domain: number, key: number, exclusive: boolean, wait = true): HeldLock | null {
   let mine = held.get(domain);
   if (!mine) held.set(domain, (mine = new Map()));
   const had = mine.get(key);
-  if (had) {
+  if (had !== undefined && had.depth > 0) {
     // This thread holds it shared: a promise read in flight (which keeps it until its copy
     // completes). Waiting here would wait for ourselves, and an upgrade would deadlock
     // against another thread doing the same.
@@ -49,6 +53,14 @@ function acquire(domain: number, key: number, exclusive: boolean, wait = true): 
   }
   if (wait) native.rwLock(domain, key, exclusive);
   else if (!native.rwTryLock(domain, key, exclusive)) return null;
+  if (had !== undefined) {
+    had.depth = 1;
+    had.exclusive = exclusive;
+    return had;
+  }
+  if (mine.size >= KEEP_RELEASED) {
+    for (const [k, l] of mine) if (l.depth <= 0) mine.delete(k);
+  }
   const lock = new HeldLock(domain, key, exclusive);
   mine.set(key, lock);
   return lock;
