@@ -49,6 +49,17 @@ function checkFileSize(end: number, syscall: string): void {
 /** Inodes kept parsed for I/O per mount (dropped all at once when full: a bound, not an LRU). */
 const IO_INODE_CACHE = 4096;
 
+/** A file as reads, writes and faults see it: the inode parsed at journal sequence `seq`
+ *  (-1: not cached), and what they hand the data path for it, made on first use and kept
+ *  with the inode (an object and two closures per call showed as garbage-collection work). */
+interface IoFile {
+  seq: number;
+  readonly inode: Inode;
+  dax: DaxInode | null;
+  getBlock: GetBlock | null;
+  convert: ConvertUnwritten | null;
+}
+
 /** A DataView of the journal header's applied sequence number (f64 at byte 8), in place. */
 function appliedView(device: BlockDevice, journalStart: number): DataView | null {
   const at = journalStart + 8;
@@ -96,7 +107,7 @@ export class Filesystem {
   readonly #journal: Journal;
   // DAX mounts: the journal's applied sequence number, read in place (see #ioInode).
   readonly #applied: DataView | null;
-  readonly #ioInodes = new Map<number, { seq: number; inode: Inode }>();
+  readonly #ioInodes = new Map<number, IoFile>();
   readonly #blocks: BlockAllocator;
   readonly #inodes: InodeAllocator;
   readonly #table: InodeTable;
@@ -192,18 +203,37 @@ export class Filesystem {
    * in every worker of the process (they share the memory). A hit costs one load instead of
    * a lock, a copy and a checksum.
    */
-  #ioInode(ino: number): Inode {
+  #ioFile(ino: number): IoFile {
     if (this.#applied) {
       const hit = this.#ioInodes.get(ino);
-      if (hit && hit.seq === this.#applied.getFloat64(0, true)) return hit.inode;
+      if (hit && hit.seq === this.#applied.getFloat64(0, true)) return hit;
     }
     using _meta = this.#locks.metadata(false);
     const inode = this.#table.read(this.#view(), ino);
+    const file: IoFile = { seq: -1, inode, dax: null, getBlock: null, convert: null };
     if (this.#applied) {
       if (this.#ioInodes.size >= IO_INODE_CACHE) this.#ioInodes.clear();
-      this.#ioInodes.set(ino, { seq: this.#applied.getFloat64(0, true), inode });
+      file.seq = this.#applied.getFloat64(0, true);
+      this.#ioInodes.set(ino, file);
     }
-    return inode;
+    return file;
+  }
+
+  #ioInode(ino: number): Inode {
+    return this.#ioFile(ino).inode;
+  }
+
+  // What a read, write or fault hands the data path, made once per cached inode.
+  #ioDax(f: IoFile): DaxInode {
+    return f.dax ??= this.#daxInode(f.inode);
+  }
+
+  #ioBlocks(f: IoFile): GetBlock {
+    return f.getBlock ??= this.#dataGetBlock(f.inode);
+  }
+
+  #ioConvert(f: IoFile): ConvertUnwritten {
+    return f.convert ??= this.#convert(f.inode.ino);
   }
 
   #resolve(path: string, syscall: string): Resolved {
@@ -611,8 +641,8 @@ export class Filesystem {
     // becomes helper calls and allocations that cost a tenth of a 4 KiB write.
     const lock = this.#locks.inode(ino, false);
     try {
-      const inode = this.#ioInode(ino);
-      return this.#data.read(this.#daxInode(inode), buffer, position, this.#dataGetBlock(inode), direct);
+      const f = this.#ioFile(ino);
+      return this.#data.read(this.#ioDax(f), buffer, position, this.#ioBlocks(f), direct);
     } finally {
       lock[Symbol.dispose]();
     }
@@ -622,10 +652,10 @@ export class Filesystem {
    *  change is one more transaction. */
   writeAt(ino: number, buffer: Uint8Array, position: number, direct = false): number {
     checkFileSize(position + buffer.byteLength, 'write');
-    const { lock, inode } = this.#lockForWrite(ino, position + buffer.byteLength);
+    const { lock, file } = this.#lockForWrite(ino, position + buffer.byteLength);
     try {   // not `using`: see readAt
-      const n = this.#data.write(this.#daxInode(inode), buffer, position, this.#dataGetBlock(inode), direct, this.#convert(ino));
-      return this.#wrote(ino, inode, position, n);
+      const n = this.#data.write(this.#ioDax(file), buffer, position, this.#ioBlocks(file), direct, this.#ioConvert(file));
+      return this.#wrote(ino, file.inode, position, n);
     } finally {
       lock[Symbol.dispose]();
     }
@@ -656,7 +686,7 @@ export class Filesystem {
     {
       const locked = this.#lockForWrite(ino, position + buffer.byteLength);
       using _file = locked.lock;
-      inode = locked.inode;
+      inode = locked.file.inode;
       copy = daxIOAsync('write', this.#daxInode(inode), position, buffer, this.#ioGetBlock(inode), this.#convert(ino));
     }
     const n = await copy;
@@ -704,9 +734,9 @@ export class Filesystem {
     const mapping: FileMapping = new FileMapping({
       ino, profile: this.profile,
       snapshot: () => {
-        const inode = this.#ioInode(ino);
+        const f = this.#ioFile(ino);
         // The page cache keeps the getBlock for writeback: it must be the live one.
-        return { inode: this.#daxInode(inode), getBlock: this.#dataGetBlock(inode) };
+        return { inode: this.#ioDax(f), getBlock: this.#ioBlocks(f) };
       },
       pages: this.#data.pages,
       getBlock: this.getBlock(ino),
@@ -734,20 +764,20 @@ export class Filesystem {
   /** A file's lock for a write ending at `end`, and the inode read under it: shared, or
    *  exclusive when the write grows the file (a size change must not meet a read or write
    *  copy). */
-  #lockForWrite(ino: number, end: number): { lock: Disposable; inode: Inode } {
+  #lockForWrite(ino: number, end: number): { lock: Disposable; file: IoFile } {
     const shared = this.#locks.inode(ino, false);
-    let inode: Inode;
+    let file: IoFile;
     try {
-      inode = this.#ioInode(ino);
+      file = this.#ioFile(ino);
     } catch (e) {
       shared[Symbol.dispose]();
       throw e;
     }
-    if (end <= inode.size) return { lock: shared, inode };
+    if (end <= file.inode.size) return { lock: shared, file };
     shared[Symbol.dispose]();
     const lock = this.#locks.inode(ino, true);
     try {
-      return { lock, inode: this.#ioInode(ino) };
+      return { lock, file: this.#ioFile(ino) };
     } catch (e) {
       lock[Symbol.dispose]();
       throw e;
