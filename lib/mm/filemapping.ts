@@ -13,6 +13,7 @@ export const HUGE_SIZE = 2 * 1024 * 1024;
 const PAGES_PER_HUGE = HUGE_SIZE / PAGE_SIZE;
 /** Blocks a sequential write fault allocates at once (one transaction instead of 16). */
 const WRITE_AROUND = 16;
+const ACCESS = ['read', 'write'] as const;
 
 /**
  * What a filesystem adds to a file's view-event count (MappedFile.viewEvents): `fill` when
@@ -108,7 +109,8 @@ export class FileMapping {
   }
 
   #checkAccess(access: unknown): FaultAccess {
-    const a = checkOneOf(access, 'access', ['read', 'write'] as const) ?? 'read';
+    // Compared inline first: every page() call comes here.
+    const a = access === 'read' || access === 'write' ? access : checkOneOf(access, 'access', ACCESS) ?? 'read';
     if (a === 'write' && !this.#o.write) {
       throw new DaxError('EACCES', 'a write fault on a mapping made without write: true', { errno: -13, syscall: 'mmap' });
     }
@@ -137,11 +139,16 @@ export class FileMapping {
       this.#stats.mkwrites++;
       this.#revokePage(index);
     }
-    using _file = this.#file.lock?.();
-    const p = this.#fault(index, a);
-    this.#pages.set(index, p);
-    if (p.kind === 'zero') this.#zeroPages.add(index);
-    return p.buffer;
+    // try/finally, not `using` (lowered for Node 20 it allocates on every fault).
+    const lock = this.#file.lock?.();
+    try {
+      const p = this.#fault(index, a);
+      this.#pages.set(index, p);
+      if (p.kind === 'zero') this.#zeroPages.add(index);
+      return p.buffer;
+    } finally {
+      lock?.[Symbol.dispose]();
+    }
   }
 
   /**
