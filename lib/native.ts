@@ -32,9 +32,10 @@ export interface NativeMapping {
   close(): void;
   /**
    * A page view: its own external ArrayBuffer over [offset, offset+length) (page aligned),
-   * tracked natively and detached on close(); readOnly views are PROT_READ memory.
+   * tracked natively and detached on close(); readOnly views are PROT_READ memory;
+   * unpinnable ones fail get_user_pages (lib/mm/gup asks viewUnpinnable).
    */
-  pageView(offset: number, length: number, readOnly: boolean): ArrayBuffer;
+  pageView(offset: number, length: number, readOnly: boolean, unpinnable?: boolean): ArrayBuffer;
 }
 
 export interface NativePlatform {
@@ -57,7 +58,9 @@ export interface NativeAddon {
   /** Detaches a page view (or zero-page view); false when `buffer` is not one. */
   revokeView(buffer: ArrayBuffer): boolean;
   /** A fresh ArrayBuffer over the process's one read-only zero page. */
-  zeroPageView(): ArrayBuffer;
+  zeroPageView(unpinnable?: boolean): ArrayBuffer;
+  /** Whether `buffer` is a page view made with unpinnable true (false for anything else). */
+  viewUnpinnable(buffer: unknown): boolean;
   /**
    * Copies on a libuv thread: write (buffer -> mapping, flushed and fenced once) or read.
    * segments: (mappingOffset, bufferOffset, length) triples, all checked before queuing.

@@ -29,9 +29,10 @@ export interface DaxOperations {
   drain(): void;
   /**
    * Its own ArrayBuffer over [offset, offset+length) (page aligned) for a file mapping's
-   * page, revocable by itself; readOnly gives PROT_READ memory. Absent: no page views.
+   * page, revocable by itself; readOnly gives PROT_READ memory; `unpinnable` marks it as
+   * memory get_user_pages cannot pin (lib/mm/gup). Absent: no page views.
    */
-  pageView?(offset: number, length: number, readOnly: boolean): ArrayBuffer;
+  pageView?(offset: number, length: number, readOnly: boolean, unpinnable?: boolean): ArrayBuffer;
 
   /**
    * Optional: one copy of many pieces off the main thread. `segments` holds

@@ -53,11 +53,11 @@ export class MappedDevice implements BlockDevice {
       copyOut: (offset, target, targetOffset, length) => this.#copyOut(offset, target, targetOffset, length),
       zero: (offset, length) => this.#mapping.fill(offset, 0, length, NO_DRAIN),
       drain: () => this.#mapping.drain(),
-      pageView: (offset, length, readOnly) => {
+      pageView: (offset, length, readOnly, unpinnable) => {
         if (this.#closed) throw ebadf(this.name);
         // As direct access: a bad block cannot be mapped (a fault on it is SIGBUS).
         checkBadBlocks(this.name, this.badblocks, Math.floor(offset / SECTOR_SIZE), Math.ceil(length / SECTOR_SIZE), 'direct_access');
-        return pageView(this.#mapping, offset, length, readOnly);
+        return pageView(this.#mapping, offset, length, readOnly, unpinnable);
       },
       ...(copyAsync && {
         copyInAsync: (segments: Float64Array, source: Uint8Array) => copyAsync(true, source, segments),

@@ -6,7 +6,7 @@ import { ConvertUnwritten, DaxInode, FaultAccess, GetBlock, PAGE_SIZE } from '..
 import { DaxError, argError } from '../errors';
 import { revokePageView, zeroPageView } from '../pmem/mapping';
 import { checkOneOf, checkSize } from '../validate';
-import { markDaxView, Profile } from './gup';
+import { pinnable, Profile } from './gup';
 import type { PageSource } from './pagesource';
 
 export const HUGE_SIZE = 2 * 1024 * 1024;
@@ -90,6 +90,7 @@ export class FileMapping {
   readonly #firstPage: number;
   #unmapped = false;
   #lastWrite = -2;   // the page of the latest write fault (a read fault is no sequential write)
+  readonly #unpinnable: boolean;   // its views are memory get_user_pages refuses (lib/mm/gup)
   readonly #stats: FileMappingStats = { faults: 0, majorFaults: 0, zeroPageMaps: 0, mkwrites: 0 };
 
   constructor(file: MappedFile, readonly offset: number, readonly length: number, options: FileMappingOptions) {
@@ -97,6 +98,7 @@ export class FileMapping {
     this.#o = options;
     this.#firstPage = offset / PAGE_SIZE;
     this.dax = file.pages.dax;
+    this.#unpinnable = !pinnable(this.dax, file.profile);
     this.#events = file.viewEvents?.() ?? 0;
   }
 
@@ -203,7 +205,7 @@ export class FileMapping {
     const r = file.pages.fault(inode, filePage, access, getBlock, file.convert, around);
     if (r.zero) {
       this.#stats.zeroPageMaps++;
-      return { buffer: this.#wrap(zeroPageView()), kind: 'zero', block: -1 };
+      return { buffer: Buffer.from(zeroPageView(this.#unpinnable)), kind: 'zero', block: -1 };
     }
     if (r.allocated) {
       this.#stats.majorFaults++;
@@ -215,18 +217,12 @@ export class FileMapping {
     const readOnly = this.#o.readOnly || !this.#o.write || this.#o.private;
     let view: ArrayBuffer;
     try {
-      view = file.pages.view(r.deviceBlock, 1, readOnly);
+      view = file.pages.view(r.deviceBlock, 1, readOnly, this.#unpinnable);
     } catch (err) {
       // A block that cannot be mapped (a bad block: EIO) fails the fault, which has no errno.
       throw new DaxError('SIGBUS', `page ${filePage} of inode ${inode.ino} cannot be mapped (${(err as { code?: string }).code ?? 'error'})`, { cause: err });
     }
-    return { buffer: this.#wrap(view), kind: readOnly ? 'readonly' : 'shared', block: r.deviceBlock };
-  }
-
-  #wrap(ab: ArrayBuffer): Buffer {
-    // Page-cache pages are ordinary memory to get_user_pages: only DAX views are refused.
-    if (this.dax) markDaxView(ab, this.#file.profile);
-    return Buffer.from(ab);
+    return { buffer: Buffer.from(view), kind: readOnly ? 'readonly' : 'shared', block: r.deviceBlock };
   }
 
   /**
@@ -264,7 +260,7 @@ export class FileMapping {
     if (start % align !== 0) {
       throw new DaxError('EINVAL', `${what}: device block ${start} is not ${align * PAGE_SIZE}-byte aligned, so it cannot be mapped as one huge page`, { errno: -22, syscall: 'mmap' });
     }
-    const buffer = this.#wrap(this.#file.pages.view(start, count, kind !== 'shared'));
+    const buffer = Buffer.from(this.#file.pages.view(start, count, kind !== 'shared', this.#unpinnable));
     this.#ranges.add({ buffer, first, count });
     return buffer;
   }

@@ -2,22 +2,25 @@
 // page behind it), so pinning a view of a DAX file mapping fails with EFAULT there; the
 // 'modern' profile pins it, as kernels with ZONE_DEVICE pages do.
 import { DaxError } from '../errors';
+import { isUnpinnableView } from '../pmem/mapping';
 import { checkBytes } from '../validate';
 
 export type Profile = 'linux-4.0' | 'modern';
 
-// ArrayBuffers of DAX file-mapping views on 'linux-4.0' mounts. Only lib/mm adds to it and
-// it is keyed by identity, so a user cannot make ordinary memory look like a view or back.
-const unpinnable = new WeakSet<ArrayBuffer>();
-
-/** Called by lib/mm for every view of a DAX file mapping it hands out. */
-export function markDaxView(buffer: ArrayBuffer, profile: Profile): void {
-  if (profile === 'linux-4.0') unpinnable.add(buffer);
+/**
+ * Whether get_user_pages can pin the views of a file mapping: page-cache pages always,
+ * DAX pages only on 'modern'. lib/mm makes the views of an unpinnable mapping with the
+ * native mark (pageView's `unpinnable`), set at creation: no JavaScript can put it on
+ * ordinary memory or take it off a view. (A WeakSet of views did the same at a fifth of
+ * a read fault's cost.)
+ */
+export function pinnable(dax: boolean, profile: Profile): boolean {
+  return !dax || profile !== 'linux-4.0';
 }
 
 function pin(memory: ArrayBufferView, syscall: string, name = 'memory'): void {
   checkBytes(memory, name);
-  if (memory.byteLength > 0 && unpinnable.has(memory.buffer as ArrayBuffer)) {
+  if (memory.byteLength > 0 && isUnpinnableView(memory.buffer)) {
     throw new DaxError('EFAULT', `bad address (the ${name} is a view of a DAX file mapping, which get_user_pages cannot pin on the linux-4.0 profile; mount with profile=modern, or copy it first), ${syscall}`, { errno: -14, syscall });
   }
 }

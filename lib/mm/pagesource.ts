@@ -17,8 +17,9 @@ export interface PageSource {
    */
   fault(inode: DaxInode, page: number, access: FaultAccess, getBlock: GetBlock,
         convert: ConvertUnwritten | undefined, around: number): FaultResult;
-  /** A view of `count` blocks from `block`, contiguous in memory (else EOPNOTSUPP). */
-  view(block: number, count: number, readOnly: boolean): ArrayBuffer;
+  /** A view of `count` blocks from `block`, contiguous in memory (else EOPNOTSUPP);
+   *  `unpinnable` (DAX only) for get_user_pages to refuse (lib/mm/gup). */
+  view(block: number, count: number, readOnly: boolean, unpinnable: boolean): ArrayBuffer;
   /** Copies file page `page` into `into` (a private mapping's copy on write); SIGBUS past EOF. */
   read(inode: DaxInode, page: number, into: Buffer, getBlock: GetBlock): void;
   /** msync: what was stored through writable views of these blocks of file `ino` is durable afterwards. */
@@ -30,10 +31,10 @@ export function daxPages(device: BlockDevice): PageSource {
   return {
     dax: true,
     fault: (inode, page, access, getBlock, convert, around) => daxFault(inode, page, access, getBlock, convert, around),
-    view(block, count, readOnly) {
+    view(block, count, readOnly, unpinnable) {
       const ops = device.dax;
       if (!ops?.pageView) throw new DaxError('EOPNOTSUPP', 'this device cannot hand out page views', { errno: -95, syscall: 'mmap' });
-      return ops.pageView(block * PAGE_SIZE, count * PAGE_SIZE, readOnly);
+      return ops.pageView(block * PAGE_SIZE, count * PAGE_SIZE, readOnly, unpinnable);
     },
     read(inode, page, into, getBlock) {
       checkPageInFile(inode, page);
@@ -50,7 +51,7 @@ export function cachePages(cache: PageCache): PageSource {
   return {
     dax: false,
     fault: (inode, page, access, getBlock, convert) => cache.fault(inode, page, access, getBlock, convert),
-    view: (slot, count, readOnly) => cache.view(slot, count, readOnly),
+    view: (slot, count, readOnly) => cache.view(slot, count, readOnly),   // page-cache memory pins
     read(inode, page, into, getBlock) {
       checkPageInFile(inode, page);
       cache.read(inode, page * PAGE_SIZE, into, getBlock);

@@ -75,12 +75,20 @@ const handles = new WeakMap<PmemMapping, NativeMapping>();
 /**
  * A page view of [offset, offset+length) (page aligned) with its own ArrayBuffer, tracked
  * natively: revoked by revokePageView() and detached before the mapping closes. readOnly
- * views are PROT_READ memory (a store raises SIGSEGV). For lib/mm, never the public API.
+ * views are PROT_READ memory (a store raises SIGSEGV); `unpinnable` ones are recorded as
+ * memory get_user_pages cannot pin (isUnpinnableView). For lib/mm, never the public API.
  */
-export function pageView(mapping: PmemMapping, offset: number, length: number, readOnly: boolean): ArrayBuffer {
+export function pageView(mapping: PmemMapping, offset: number, length: number, readOnly: boolean,
+                         unpinnable = false): ArrayBuffer {
   const handle = handles.get(mapping);
   if (!handle) throw new DaxError('EOPNOTSUPP', 'page views need a mapping made by mapFile or mapAnonymous (not a wrapper)', { errno: -95 });
-  return handle.pageView(offset, length, readOnly);
+  return handle.pageView(offset, length, readOnly, unpinnable);
+}
+
+/** Whether `buffer` is a page view made unpinnable: the mark is native, set at creation, so
+ *  no JavaScript can put it on ordinary memory or take it off a view. */
+export function isUnpinnableView(buffer: unknown): boolean {
+  return native.viewUnpinnable(buffer);
 }
 
 /** Detaches a page view (length 0 from then on); false when `buffer` is not one. */
@@ -89,8 +97,8 @@ export function revokePageView(buffer: ArrayBuffer): boolean {
 }
 
 /** A fresh read-only view of the zero page (PROT_READ, never connected to storage). */
-export function zeroPageView(): ArrayBuffer {
-  return native.zeroPageView();
+export function zeroPageView(unpinnable = false): ArrayBuffer {
+  return native.zeroPageView(unpinnable);
 }
 
 class NativePmemMapping implements PmemMapping {

@@ -268,7 +268,8 @@ class Batch {
     mapFile: ['path', 'options'],
     mapAnonymous: ['size'],
     revokeView: ['arraybuffer'],
-    zeroPageView: [],
+    zeroPageView: ['bool'],
+    viewUnpinnable: ['arraybuffer'],
     copyAsync: ['handle', 'bool', 'bytes', 'segments'],
     claimDevice: ['path'],
     releaseDevice: ['id'],
@@ -289,7 +290,7 @@ class Batch {
     copy: ['offset', 'bytes', 'mode'],
     fill: ['offset', 'byte', 'length', 'mode'],
     close: [],
-    pageView: ['page', 'page', 'bool'],
+    pageView: ['page', 'page', 'bool', 'bool'],
   };
 
   private argsFor(kinds: string[] | undefined, size: number): unknown[] {

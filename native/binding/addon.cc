@@ -98,6 +98,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"mapAnonymous", nullptr, map_anonymous_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"revokeView", nullptr, revoke_view_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"zeroPageView", nullptr, zero_page_view_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"viewUnpinnable", nullptr, view_unpinnable_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"copyAsync", nullptr, copy_async_binding, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -39,7 +39,7 @@ void revoke_all_views(napi_env env, MappingState *s) {
 }
 
 // An external ArrayBuffer over [base, base+len) with a record wrapped onto it.
-static napi_value make_view(napi_env env, void *base, size_t len, MappingState *s, bool read_only) {
+static napi_value make_view(napi_env env, void *base, size_t len, MappingState *s, bool read_only, bool unpinnable) {
   napi_value ab;
   if (napi_create_external_arraybuffer(env, base, len, nullptr, nullptr, &ab) != napi_ok) {
     throw_sys(env, ENOMEM, "napi_create_external_arraybuffer", "", "cannot expose a page to JavaScript");
@@ -47,6 +47,7 @@ static napi_value make_view(napi_env env, void *base, size_t len, MappingState *
   }
   auto *r = new ViewRecord();
   r->readOnly = read_only;
+  r->unpinnable = unpinnable;
   // revoke() follows the wrap's own weak reference, deleted by finalize_view as Node-API
   // asks. (A second weak reference to the same object, deleted from the wrap's finalizer,
   // is the pattern that has crashed Node-API during GC before.)
@@ -86,9 +87,23 @@ static bool ensure_read_only_alias(napi_env env, MappingState *s) {
   return true;
 }
 
+// An optional boolean argument: false when absent or undefined.
+static bool optional_bool(napi_env env, size_t argc, napi_value *argv, size_t i, const char *name, bool &out) {
+  out = false;
+  if (argc <= i) return true;
+  napi_valuetype t;
+  napi_typeof(env, argv[i], &t);
+  if (t == napi_undefined) return true;
+  if (napi_get_value_bool(env, argv[i], &out) != napi_ok) {
+    throw_type(env, std::string("The \"") + name + "\" argument must be of type boolean");
+    return false;
+  }
+  return true;
+}
+
 napi_value page_view_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   void *data;
   napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
   auto *s = static_cast<MappingState *>(data);
@@ -107,6 +122,8 @@ napi_value page_view_fn(napi_env env, napi_callback_info info) {
     throw_type(env, "The \"readOnly\" argument must be of type boolean");
     return nullptr;
   }
+  bool unpinnable;
+  if (!optional_bool(env, argc, argv, 3, "unpinnable", unpinnable)) return nullptr;
   const uint64_t page = page_size();
   if (off % page != 0 || len % page != 0 || len == 0) {
     throw_range(env, "A page view must start and end on a page boundary (" + std::to_string(page) +
@@ -121,7 +138,7 @@ napi_value page_view_fn(napi_env env, napi_callback_info info) {
   }
   if (read_only && !ensure_read_only_alias(env, s)) return nullptr;
   char *base = static_cast<char *>(read_only ? s->readOnlyAlias.base : s->map.base) + off;
-  return make_view(env, base, len, s, read_only);
+  return make_view(env, base, len, s, read_only, unpinnable);
 }
 
 ViewRecord *view_of(napi_env env, napi_value arraybuffer) {
@@ -155,14 +172,31 @@ napi_value revoke_view_binding(napi_env env, napi_callback_info info) {
   return result;
 }
 
-napi_value zero_page_view_binding(napi_env env, napi_callback_info) {
+napi_value view_unpinnable_binding(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg = nullptr;
+  napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr);
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, arg, &t);
+  ViewRecord *r = t == napi_object ? view_of(env, arg) : nullptr;
+  napi_value result;
+  napi_get_boolean(env, r != nullptr && r->unpinnable, &result);
+  return result;
+}
+
+napi_value zero_page_view_binding(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg = nullptr;
+  napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr);
+  bool unpinnable;
+  if (!optional_bool(env, argc, &arg, 0, "unpinnable", unpinnable)) return nullptr;
   // One PROT_READ page for the whole process, never unmapped: a store raises SIGSEGV.
   static void *const zero = mmap(nullptr, page_size(), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (zero == MAP_FAILED) {
     throw_sys(env, ENOMEM, "mmap", "", "cannot map the zero page");
     return nullptr;
   }
-  return make_view(env, zero, page_size(), nullptr, true);
+  return make_view(env, zero, page_size(), nullptr, true, unpinnable);
 }
 
 }  // namespace daxfs

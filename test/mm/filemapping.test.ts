@@ -235,6 +235,21 @@ test('pinUserPages and registerMemoryRegion: EFAULT for DAX views under linux-4.
   expect(codeOf(() => registerMemoryRegion(g.mmap(0, P).page(0)).deregister())).toBeUndefined();
 });
 
+test('under linux-4.0 the zero page and view() ranges are unpinnable too; the mark is native and cannot be copied', () => {
+  const h = fs.open('/f', 'w+');
+  h.write(Buffer.alloc(2 * P, 1));
+  h.truncate(3 * P);   // page 2 is a hole
+  const m = h.mmap(0, 3 * P);
+  expect(codeOf(() => pinUserPages(m.page(2)))).toBe('EFAULT');    // the zero page of a DAX file
+  expect(codeOf(() => pinUserPages(m.view(0, 2 * P)))).toBe('EFAULT');
+  const page = m.page(0);
+  expect(Object.getOwnPropertySymbols(page.buffer)).toEqual([]);   // nothing for JS to copy or delete
+  const lookalike = Object.assign(new ArrayBuffer(P), page.buffer);
+  expect(codeOf(() => pinUserPages(new Uint8Array(lookalike)).release())).toBeUndefined();
+  m.unmap();
+  expect(codeOf(() => pinUserPages(page))).toBeUndefined();   // revoked: length 0, nothing to pin
+});
+
 test('a write fault into an allocate()d (unwritten) block converts it: stores through the view read() back', () => {
   const h = fs.open('/f', 'w+');
   h.allocate(0, 2 * P);
