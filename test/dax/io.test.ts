@@ -8,6 +8,19 @@ import { mapAnonymous, mapFile } from '../../lib/pmem';
 import { countingMapping } from '../helpers/wrap-mapping';
 
 const isFence = (e: string) => e === 'drain' || e.endsWith(' fence');
+
+/** Runs `body` on a TestFs over a pmem device whose mapping logs its stores and fences. */
+function logged(body: (d: BlockDevice, u: TestFs, events: string[]) => void): void {
+  const events: string[] = [];
+  const m = countingMapping(mapAnonymous(1 << 20), events);
+  const d = devices.pmem(m);
+  try {
+    body(d, new TestFs(d), events);
+  } finally {
+    d.close();
+    m.close();
+  }
+}
 import { TestFs } from './testfs';
 
 const PAGE = 4096;
@@ -161,50 +174,29 @@ describe('daxIO writes', () => {
     expect([...t.table.values()].map((e) => e.block)).toEqual([30, 12, 44, 2]);
   });
 
-  test('a write is durable on return with one fence for the whole call', () => {
-    const events: string[] = [];
-    const m = countingMapping(mapAnonymous(1 << 20), events);
-    const d = devices.pmem(m);
-    const u = new TestFs(d);
+  test('a write is durable on return with one fence for the whole call', () => logged((_d, u, events) => {
     u.order = [3, 9, 4, 8];
     daxIO('write', u.inode(0), 0, pattern(4 * PAGE), u.getBlock);
     // The last data store carries the fence: no separate drain() call.
     expect(events.filter(isFence)).toEqual(['copy fence']);
     expect(events.slice(-2)).toEqual(['copy', 'copy fence']);
     expect(events.slice(0, -2).every((e) => e.endsWith('nodrain'))).toBe(true);
-    d.close();
-    m.close();
-  });
+  }));
 
-  test('a write that ends inside a fresh block fences after zeroing the rest of it', () => {
-    const events: string[] = [];
-    const m = countingMapping(mapAnonymous(1 << 20), events);
-    const d = devices.pmem(m);
-    const u = new TestFs(d);
-    u.events.length = 0;
-    events.length = 0;
+  test('a write that ends inside a fresh block fences after zeroing the rest of it', () => logged((d, u, events) => {
     expect(daxIO('write', u.inode(0), 0, pattern(PAGE + 10), u.getBlock)).toBe(PAGE + 10);
     expect(events.filter(isFence)).toEqual(['drain']);
     expect(events.slice(-2)).toEqual(['fill nodrain', 'drain']);
     expect(deviceBlock(d, u.table.get(1)!.block).subarray(10).every((b) => b === 0)).toBe(true);
-    d.close();
-    m.close();
-  });
+  }));
 
-  test('a write whose last store fails still drains what it stored before', () => {
-    const events: string[] = [];
-    const m = countingMapping(mapAnonymous(1 << 20), events);
-    const d = devices.pmem(m);
-    const u = new TestFs(d);
+  test('a write whose last store fails still drains what it stored before', () => logged((d, u, events) => {
     u.map(0, 3);
     u.map(1, 9);
     d.badblocks.add(9 * 8, 8);   // direct access to block 9 fails (EIO)
-    events.length = 0;
     expect(daxIO('write', u.inode(2 * PAGE), 0, pattern(2 * PAGE), u.getBlock)).toBe(PAGE);
     expect(events).toEqual(['copy nodrain', 'drain']);
-    d.close();
-    m.close();
-  });
+  }));
 
   test('ENOSPC after some blocks gives a short write; before any, the error', () => {
     t.spaceLeft = 2;
