@@ -105,9 +105,9 @@ export class Filesystem {
   readonly #data: DataPath;   // daxIO or the page cache, chosen at mount
   readonly #layout: Layout;
   readonly #journal: Journal;
-  // DAX mounts: the journal's applied sequence number, read in place (see #ioInode).
+  // DAX mounts: the journal's applied sequence number, read in place (see #ioFile).
   readonly #applied: DataView | null;
-  readonly #ioInodes = new Map<number, IoFile>();
+  readonly #ioFiles = new Map<number, IoFile>();
   readonly #blocks: BlockAllocator;
   readonly #inodes: InodeAllocator;
   readonly #table: InodeTable;
@@ -205,22 +205,18 @@ export class Filesystem {
    */
   #ioFile(ino: number): IoFile {
     if (this.#applied) {
-      const hit = this.#ioInodes.get(ino);
+      const hit = this.#ioFiles.get(ino);
       if (hit && hit.seq === this.#applied.getFloat64(0, true)) return hit;
     }
     using _meta = this.#locks.metadata(false);
     const inode = this.#table.read(this.#view(), ino);
     const file: IoFile = { seq: -1, inode, dax: null, getBlock: null, convert: null };
     if (this.#applied) {
-      if (this.#ioInodes.size >= IO_INODE_CACHE) this.#ioInodes.clear();
+      if (this.#ioFiles.size >= IO_INODE_CACHE) this.#ioFiles.clear();
       file.seq = this.#applied.getFloat64(0, true);
-      this.#ioInodes.set(ino, file);
+      this.#ioFiles.set(ino, file);
     }
     return file;
-  }
-
-  #ioInode(ino: number): Inode {
-    return this.#ioFile(ino).inode;
   }
 
   // What a read, write or fault hands the data path, made once per cached inode.
@@ -671,8 +667,8 @@ export class Filesystem {
     let copy: Promise<number>;
     {
       using _file = this.#locks.inode(ino, false);
-      const inode = this.#ioInode(ino);
-      copy = daxIOAsync('read', this.#daxInode(inode), position, buffer, this.#ioGetBlock(inode));
+      const f = this.#ioFile(ino);
+      copy = daxIOAsync('read', this.#ioDax(f), position, buffer, this.#ioBlocks(f));
     }
     return copy;
   }
@@ -682,17 +678,17 @@ export class Filesystem {
     if (!this.dax) return this.writeAt(ino, buffer, position);
     checkFileSize(position + buffer.byteLength, 'write');
     let copy: Promise<number>;
-    let inode: Inode;
+    let file: IoFile;
     {
       const locked = this.#lockForWrite(ino, position + buffer.byteLength);
       using _file = locked.lock;
-      inode = locked.file.inode;
-      copy = daxIOAsync('write', this.#daxInode(inode), position, buffer, this.#ioGetBlock(inode), this.#convert(ino));
+      file = locked.file;
+      copy = daxIOAsync('write', this.#ioDax(file), position, buffer, this.#ioBlocks(file), this.#ioConvert(file));
     }
     const n = await copy;
     this.#live('write');   // unmount() refuses while promises are in flight; this is the backstop
     using _file = this.#lockForWrite(ino, position + n).lock;
-    return this.#wrote(ino, inode, position, n);
+    return this.#wrote(ino, file.inode, position, n);
   }
 
   /** After `n` bytes were written at `position`: stale zero-page views, the size and times. */
@@ -710,7 +706,7 @@ export class Filesystem {
       this.#journal.commit(tx);
     } else if (inode.mtimeMs !== now || inode.ctimeMs !== now) {
       // As the kernel's file_update_time: a write in the millisecond of the last one stores
-      // nothing (`inode` is the copy #ioInode keeps, so it learns the times stored here).
+      // nothing (`inode` is the copy #ioFile keeps, so it learns the times stored here).
       this.#touch(ino, now);
       inode.mtimeMs = inode.ctimeMs = now;
     }
@@ -757,7 +753,7 @@ export class Filesystem {
    *  from two workers never land on the same bytes. Returns where it wrote and how much. */
   appendAt(ino: number, buffer: Uint8Array, direct = false): { position: number; bytes: number } {
     using _file = this.#locks.inode(ino, true);
-    const position = this.#ioInode(ino).size;
+    const position = this.#ioFile(ino).inode.size;
     return { position, bytes: this.writeAt(ino, buffer, position, direct) };
   }
 
