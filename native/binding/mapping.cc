@@ -317,6 +317,12 @@ bool get_bytes_arg(napi_env env, napi_value v, const char *what, void *&ptr, siz
 
 static bool get_bytes(napi_env env, napi_value v, const void *&ptr, size_t &len) {
   void *p;
+  // Node takes any ArrayBufferView here and answers its byte length without asking the
+  // element type (napi_get_typedarray_info's dearest part); other values go the long way.
+  if (napi_get_buffer_info(env, v, &p, &len) == napi_ok) {
+    ptr = p;
+    return true;
+  }
   if (!get_bytes_arg(env, v, "source", p, len)) return false;
   ptr = p;
   return true;
