@@ -155,3 +155,21 @@ test('the check catches drift: a member the package lacks, a wrong return type, 
   expect(drift).not.toMatch(/const drift_fn_1/);
   expect(drift).toMatch(/const drift_arity_1: SameArity<typeof daxfs\.platform, drift_Doc_fn_1> = true;/);
 });
+
+test('the package object holds its exports as plain values, not getters', () => {
+  // TypeScript's re-export getters left this object in V8's dictionary mode, so every
+  // daxfs.daxIO(...) paid a lookup and a call (lib/index.ts).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = require(DIST) as Record<string, unknown>;
+  const names = Object.keys(pkg);
+  expect(names).toEqual(expect.arrayContaining(['DaxError', 'mapFile', 'daxIO', 'mount', 'devices', 'testing']));
+  for (const name of names) {
+    const d = Object.getOwnPropertyDescriptor(pkg, name)!;
+    expect({ name, getter: d.get !== undefined, hasValue: 'value' in d }).toEqual({ name, getter: false, hasValue: true });
+  }
+  const DaxError = pkg.DaxError as new (code: string, message: string) => Error;
+  let caught: unknown;
+  try { (pkg.mapAnonymous as (n: number) => unknown)(-1); } catch (e) { caught = e; }
+  expect(caught).toBeInstanceOf(Error);
+  expect(new DaxError('EIO', 'x')).toBeInstanceOf(DaxError);
+});
