@@ -31,3 +31,19 @@ export function nextPiece(device: BlockDevice, deviceBlock: number, within: numb
   out.offset = da.pfn * PAGE_SIZE + inPage;
   out.length = Math.min(ask, da.length - inPage);
 }
+
+/**
+ * The device offset of `length` bytes from `within` bytes into device block `deviceBlock`
+ * when one directAccess answer covers them all; -1 when it does not (a window edge) or
+ * refuses (a bad block), so the caller walks piece by piece and reports what moved.
+ */
+export function onePiece(device: BlockDevice, deviceBlock: number, within: number, length: number): number {
+  if (within + length > MAX_ASK) return -1;
+  let da;
+  try {
+    da = device.directAccess(deviceBlock * SECTORS_PER_PAGE, within + length);
+  } catch {
+    return -1;
+  }
+  return da.length >= within + length ? da.pfn * PAGE_SIZE + within : -1;
+}

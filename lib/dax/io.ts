@@ -2,7 +2,7 @@
 import { DaxOperations } from '../block';
 import { DaxError, argError } from '../errors';
 import { checkBytes, checkOneOf, checkSize } from '../validate';
-import { PAGE_SIZE, Piece, nextPiece } from './access';
+import { PAGE_SIZE, Piece, nextPiece, onePiece } from './access';
 import { BlockMapping, ConvertUnwritten, DaxInode, GetBlock } from './getblock';
 
 function zeroRange(inode: DaxInode, ops: DaxOperations, deviceBlock: number, within: number, length: number, piece: Piece): void {
@@ -35,12 +35,28 @@ function daxRead(inode: DaxInode, position: number, buffer: Uint8Array, getBlock
   const piece: Piece = { offset: 0, length: 0 };
   let pos = position;
   let done = 0;
+  let first: BlockMapping | undefined;
+  if (!collect && end > pos) {
+    // As in daxWrite: written blocks the device maps contiguously are one copy.
+    const block = Math.floor(pos / PAGE_SIZE);
+    const within = pos - block * PAGE_SIZE;
+    const length = end - pos;
+    first = getBlock(inode, block, Math.ceil((within + length) / PAGE_SIZE), false);
+    if (first.mapped && !first.unwritten && first.count * PAGE_SIZE - within >= length) {
+      const at = onePiece(inode.device, first.block, within, length);
+      if (at >= 0) {
+        ops.copyOut(at, buffer, 0, length);
+        return length;
+      }
+    }
+  }
   try {
     while (pos < end) {
       const block = Math.floor(pos / PAGE_SIZE);
       const within = pos - block * PAGE_SIZE;
       const want = Math.ceil((end - block * PAGE_SIZE) / PAGE_SIZE);
-      const m = getBlock(inode, block, want, false);
+      const m = first ?? getBlock(inode, block, want, false);
+      first = undefined;
       const span = Math.min(m.count * PAGE_SIZE - within, end - pos);
       const base = done;
       if (!m.mapped || m.unwritten) {
@@ -78,7 +94,7 @@ interface WriteWalk {
  * instead of copied (the zeroing is done here either way). finishWrite ends the call.
  */
 function walkWrite(inode: DaxInode, ops: DaxOperations, position: number, buffer: Uint8Array, getBlock: GetBlock,
-                   collect?: number[]): WriteWalk {
+                   collect?: number[], first?: BlockMapping): WriteWalk {
   const end = position + buffer.byteLength;
   const piece: Piece = { offset: 0, length: 0 };
   let toConvert: Array<[number, number]> | undefined;
@@ -91,7 +107,9 @@ function walkWrite(inode: DaxInode, ops: DaxOperations, position: number, buffer
       const block = Math.floor(pos / PAGE_SIZE);
       const within = pos - block * PAGE_SIZE;
       const want = Math.ceil((end - block * PAGE_SIZE) / PAGE_SIZE);
-      const m: BlockMapping = getBlock(inode, block, want, true);
+      // getBlock(create) is asked once per block: a second answer would no longer say `new`.
+      const m: BlockMapping = first ?? getBlock(inode, block, want, true);
+      first = undefined;
       if (!m.mapped) throw new DaxError('EIO', `getBlock(create) left block ${block} of inode ${inode.ino} unmapped`, { errno: -5 });
       const span = Math.min(m.count * PAGE_SIZE - within, end - pos);
       const fresh = m.new || m.unwritten;
@@ -139,7 +157,22 @@ function finishWrite(inode: DaxInode, ops: DaxOperations, w: WriteWalk, convert?
 function daxWrite(inode: DaxInode, position: number, buffer: Uint8Array, getBlock: GetBlock,
                   convert?: ConvertUnwritten): number {
   const ops = daxOps(inode);
-  return finishWrite(inode, ops, walkWrite(inode, ops, position, buffer, getBlock), convert);
+  const length = buffer.byteLength;
+  if (length === 0) return finishWrite(inode, ops, walkWrite(inode, ops, position, buffer, getBlock), convert);
+  const block = Math.floor(position / PAGE_SIZE);
+  const within = position - block * PAGE_SIZE;
+  const first = getBlock(inode, block, Math.ceil((within + length) / PAGE_SIZE), true);
+  // The common case (an overwrite inside one run of written blocks that the device maps
+  // contiguously) is one durable store: nothing to zero, convert or split. Anything else,
+  // or a device that refuses, takes the walk, which handles every case and failure.
+  if (first.mapped && !first.new && !first.unwritten && first.count * PAGE_SIZE - within >= length) {
+    const piece = onePiece(inode.device, first.block, within, length);
+    if (piece >= 0) {
+      ops.copyIn(piece, buffer, true);
+      return length;
+    }
+  }
+  return finishWrite(inode, ops, walkWrite(inode, ops, position, buffer, getBlock, undefined, first), convert);
 }
 
 export type DaxRw = 'read' | 'write';

@@ -198,6 +198,43 @@ describe('daxIO writes', () => {
     expect(events).toEqual(['copy nodrain', 'drain']);
   }));
 
+  test('an overwrite inside one run of written blocks is a single durable store', () => logged((d, u, events) => {
+    u.map(0, 3);
+    u.map(1, 4);
+    d.writeSectors(3 * 8, pattern(2 * PAGE, 2));
+    events.length = 0;
+    const data = pattern(PAGE, 7);
+    expect(daxIO('write', u.inode(2 * PAGE), 1000, data, u.getBlock)).toBe(PAGE);
+    expect(events).toEqual(['copy', 'copy fence']);   // one store that ends with its fence
+    expect(u.calls).toEqual([{ block: 0, count: 2, create: true }]);
+    const want = pattern(2 * PAGE, 2);
+    data.copy(want, 1000);
+    const raw = Buffer.concat([deviceBlock(d, 3), deviceBlock(d, 4)]);
+    expect(raw.equals(want)).toBe(true);
+  }));
+
+  test('a bad block inside a written run still gives a short write of the blocks before it', () => logged((d, u, events) => {
+    u.map(0, 3);
+    u.map(1, 4);
+    d.badblocks.add(4 * 8, 8);
+    events.length = 0;
+    expect(daxIO('write', u.inode(2 * PAGE), 0, pattern(2 * PAGE), u.getBlock)).toBe(PAGE);
+    expect(deviceBlock(d, 3).equals(pattern(PAGE))).toBe(true);
+    expect(events.filter(isFence)).toHaveLength(1);
+  }));
+
+  test('getBlock(create) is asked once per block: its first answer carries `new`', () => {
+    // A later answer for the same block would say new: false, and the zeroing it calls
+    // for would be skipped.
+    const data = pattern(PAGE + 100, 3);
+    expect(daxIO('write', t.inode(0), 50, data, t.getBlock)).toBe(data.length);
+    expect(t.calls.map((c) => c.block)).toEqual([0, 1]);
+    const first = deviceBlock(dev, t.table.get(0)!.block);
+    const second = deviceBlock(dev, t.table.get(1)!.block);
+    expect(first.subarray(0, 50).every((b) => b === 0)).toBe(true);
+    expect(second.subarray(150).every((b) => b === 0)).toBe(true);
+  });
+
   test('ENOSPC after some blocks gives a short write; before any, the error', () => {
     t.spaceLeft = 2;
     expect(daxIO('write', t.inode(0), 0, pattern(4 * PAGE), t.getBlock)).toBe(2 * PAGE);
