@@ -19,6 +19,7 @@
         "native/binding/addon.cc",
         "native/binding/async_copy.cc",
         "native/binding/errors.cc",
+        "native/binding/hot.cc",
         "native/binding/lock.cc",
         "native/binding/mapping.cc",
         "native/binding/view.cc"

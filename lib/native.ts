@@ -17,14 +17,10 @@ export interface NativeMapping {
   /** Window 0 is made at once; the others by window(i) on first use (holes until then). */
   readonly windows: ArrayBuffer[];
   window(index: number): ArrayBuffer;
-  /** Two doubles (offset, length) the hot calls read when called without arguments. */
-  readonly args: ArrayBuffer;
-  /** copy() with the offset taken from args[0], one function per store mode. */
-  copyPersist(source: ArrayBufferView): void;
-  copyNoDrain(source: ArrayBufferView): void;
-  copyPlain(source: ArrayBufferView): void;
-  persist(offset?: number, length?: number): void;
-  flush(offset?: number, length?: number): void;
+  /** Names this mapping in the hot calls' shared args (NativeHot). */
+  readonly token: number;
+  persist(offset: number, length: number): void;
+  flush(offset: number, length: number): void;
   drain(): void;
   /** mode: StoreMode (0 plain stores, 1 durable on return, 2 flushed, waiting for drain()). */
   copy(offset: number, source: ArrayBufferView, mode: number): void;
@@ -36,6 +32,27 @@ export interface NativeMapping {
    * unpinnable ones fail get_user_pages (lib/mm/gup asks viewUnpinnable).
    */
   pageView(offset: number, length: number, readOnly: boolean, unpinnable?: boolean): ArrayBuffer;
+}
+
+/**
+ * The environment's hot calls (native/binding/hot.h): one function per operation for every
+ * mapping, so a call site always sees the same target. Each reads the shared `args`
+ * [token, offset, length, sourceOffset]; native code checks all of them (a stale or forged
+ * token is EBADF, values as copy() and persist() check theirs).
+ */
+export interface NativeHot {
+  readonly args: ArrayBuffer;
+  persist(): void;   // [token, offset, length]
+  flush(): void;     // [token, offset, length]
+  drain(): void;     // [token]
+  /** copy() of `source` to [token, offset]; mode by name. */
+  copyPersist(source: ArrayBufferView): void;
+  copyNoDrain(source: ArrayBufferView): void;
+  copyPlain(source: ArrayBufferView): void;
+  /** copier()'s call: [token, offset, sourceOffset, length] within `buffer` (shared memory: the view itself). */
+  copyFromPersist(buffer: ArrayBuffer | ArrayBufferView): void;
+  copyFromNoDrain(buffer: ArrayBuffer | ArrayBufferView): void;
+  copyFromPlain(buffer: ArrayBuffer | ArrayBufferView): void;
 }
 
 export interface NativePlatform {
@@ -78,6 +95,7 @@ export interface NativeAddon {
   counterAdd(domain: number, key: number, delta: number): number;
   /** 8 bytes over a counter (int64, little endian), alive for the process: read it with a load. */
   counterCell(domain: number, key: number): ArrayBuffer;
+  readonly hot: NativeHot;
 }
 
 const ROOT = path.join(__dirname, '..');

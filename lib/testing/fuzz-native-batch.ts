@@ -281,9 +281,6 @@ class Batch {
   };
   private static readonly MAPPING_ARGS: Record<string, string[]> = {
     window: ['index'],
-    copyPersist: ['bytes'],
-    copyNoDrain: ['bytes'],
-    copyPlain: ['bytes'],
     persist: ['offset', 'length'],
     flush: ['offset', 'length'],
     drain: [],
@@ -335,14 +332,21 @@ class Batch {
       return;
     }
     if (r < 8 && this.mappings.length) {
-      // The hot calls read (offset, length) from `args` when called with no arguments.
+      // The hot calls read [token, offset, length, sourceOffset] from the shared args: a
+      // live mapping's token most of the time, else a stale or made-up one.
       const m = this.pick(this.mappings);
-      const args = new Float64Array(m.args);
-      args[0] = this.chance(0.8) ? this.nearBound(m.size) : this.edgeNumber();
-      args[1] = this.chance(0.8) ? this.nearBound(m.size) : this.edgeNumber();
-      const name = this.pick(['persist', 'flush', 'copyPersist', 'copyNoDrain', 'copyPlain']);
-      const fn = (m as unknown as Record<string, (...a: unknown[]) => unknown>)[name];
-      this.invoke(`mapping.${name}`, fn, name.startsWith('copy') ? [this.bytes()] : []);
+      const args = new Float64Array(this.addon.hot.args);
+      args[0] = this.chance(0.85) ? m.token : this.chance(0.5) ? m.token + 2 ** 24 : this.edgeNumber();
+      for (let k = 1; k < 4; k++) args[k] = this.chance(0.8) ? this.nearBound(m.size) : this.edgeNumber();
+      const name = this.pick(['persist', 'flush', 'drain', 'copyPersist', 'copyNoDrain', 'copyPlain', 'copyFromPersist', 'copyFromNoDrain', 'copyFromPlain']);
+      const fn = (this.addon.hot as unknown as Record<string, (...a: unknown[]) => unknown>)[name];
+      let source: unknown = this.bytes();
+      if (name.startsWith('copyFrom') && ArrayBuffer.isView(source) && this.chance(0.7)) {
+        const view = source;
+        source = view.buffer;
+        if (this.chance(0.1)) this.loseBuffer(view);
+      }
+      this.invoke(`hot.${name}`, fn, name.startsWith('copy') ? [source] : []);
       return;
     }
     if (r < 55 && this.mappings.length) {
@@ -360,6 +364,16 @@ class Batch {
     const out = this.invoke(`mapping.${name}`, fn, args);
     if (name === 'pageView' && out instanceof ArrayBuffer) this.keepView({ buffer: out, readOnly: args[2] === true });
     if (name === 'window' && out instanceof ArrayBuffer) this.keepView({ buffer: out, readOnly: false });
+  }
+
+  /** Takes a source's memory away: detaches its buffer, or shrinks a resizable one. */
+  private loseBuffer(source: unknown): void {
+    if (!ArrayBuffer.isView(source)) return;
+    const buffer = source.buffer as ArrayBuffer & { resizable?: boolean; resize?(n: number): void };
+    try {
+      if (buffer.resizable && buffer.resize) buffer.resize(this.int(buffer.byteLength + 1));
+      else structuredClone(buffer, { transfer: [buffer] });
+    } catch { /* shared, external or already detached memory stays as it is */ }
   }
 
   private callExport(name: string): void {

@@ -10,6 +10,7 @@
 #include "addon.h"
 #include "async_copy.h"
 #include "errors.h"
+#include "hot.h"
 #include "lock.h"
 #include "mapping.h"
 #include "view.h"
@@ -84,6 +85,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_instance_data(env, data, [](napi_env e, void *d, void *) {
     auto *a = static_cast<AddonData *>(d);
     if (a->errorFactory) napi_delete_reference(e, a->errorFactory);
+    if (a->hot) hot_release(a->hot);
     delete a;
   }, nullptr);
   // Worker exit: unmap what the worker mapped and release what it holds, even if it never
@@ -103,6 +105,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   add_lock_functions(env, exports);
+  add_hot_functions(env, exports);
   return exports;
 }
 

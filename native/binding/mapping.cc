@@ -8,7 +8,9 @@
 #include "../core/cpu.h"
 #include "../core/persist.h"
 #include "../core/sysfs.h"
+#include "addon.h"
 #include "errors.h"
+#include "hot.h"
 #include "view.h"
 
 namespace daxfs {
@@ -27,6 +29,7 @@ void unref(MappingState *s) {
     std::lock_guard<std::mutex> lock(g_live_mutex);
     g_live.erase(s);
   }
+  hot_unregister(s);
   unmap(s->map);  // the placeholder left by close(), or the mapping itself
   unmap(s->readOnlyAlias);
   delete s;
@@ -123,6 +126,25 @@ static bool get_range(napi_env env, MappingState *s, napi_value voff, napi_value
 
 static inline bool is_size(double d) { return d >= 0 && d <= 9007199254740991.0 && static_cast<double>(static_cast<uint64_t>(d)) == d; }
 
+// is_size() and the conversion for a double JS just stored into the shared args, read as
+// its bits: integer operations only. The float round trip (two conversions and compares
+// in a dependency chain) was a third of a bound copy's own time in a profile.
+static inline bool shared_size(const double *slot, uint64_t &out) {
+  uint64_t bits;
+  std::memcpy(&bits, slot, sizeof bits);
+  if ((bits << 1) == 0) {   // +0 or -0
+    out = 0;
+    return true;
+  }
+  const uint64_t exponent = bits >> 52;   // with the sign bit: negatives land above 2047
+  if (exponent < 1023 || exponent > 1023 + 52) return false;   // below 1, at least 2^53, negative, NaN, Inf
+  const uint64_t fraction_bits = 1023 + 52 - exponent;
+  const uint64_t mantissa = (bits & ((1ull << 52) - 1)) | (1ull << 52);
+  if (mantissa & ((1ull << fraction_bits) - 1)) return false;   // not an integer
+  out = mantissa >> fraction_bits;
+  return true;
+}
+
 [[gnu::cold, gnu::noinline]] static void throw_bad_args(napi_env env, MappingState *s, double off, double len) {
   if (!is_size(off)) {
     throw_range(env, "The value of \"offset\" is out of range. It must be a non-negative safe integer");
@@ -135,8 +157,8 @@ static inline bool is_size(double d) { return d >= 0 && d <= 9007199254740991.0 
   }
 }
 
-// The hot calls take (offset, length) either as arguments or, when called with none, from
-// the shared args array.
+// persist(offset, length) / flush(offset, length) on the handle itself (the wrapper calls
+// the environment's hot functions instead, see hot.h).
 static inline bool hot_range(napi_env env, napi_callback_info info, MappingState *&s, uint64_t &off, uint64_t &len) {
   size_t argc = 2;
   napi_value argv[2];
@@ -148,18 +170,13 @@ static inline bool hot_range(napi_env env, napi_callback_info info, MappingState
     return false;
   }
   double d_off, d_len;
-  if (argc == 0) {
-    d_off = s->args[0];
-    d_len = s->args[1];
-  } else {
-    if (argc < 2) {
-      throw_type(env, "two numbers are needed: offset and length");
-      return false;
-    }
-    if (napi_get_value_double(env, argv[0], &d_off) != napi_ok || napi_get_value_double(env, argv[1], &d_len) != napi_ok) {
-      throw_type(env, "The \"offset\" and \"length\" arguments must be of type number");
-      return false;
-    }
+  if (argc < 2) {
+    throw_type(env, "two numbers are needed: offset and length");
+    return false;
+  }
+  if (napi_get_value_double(env, argv[0], &d_off) != napi_ok || napi_get_value_double(env, argv[1], &d_len) != napi_ok) {
+    throw_type(env, "The \"offset\" and \"length\" arguments must be of type number");
+    return false;
   }
   if (!is_size(d_off) || !is_size(d_len) || d_off + d_len > static_cast<double>(s->map.size)) {
     throw_bad_args(env, s, d_off, d_len);
@@ -349,30 +366,146 @@ static napi_value copy_fn(napi_env env, napi_callback_info info) {
   return copy_common(env, s, off, src, len, argc >= 3 ? argv[2] : nullptr);
 }
 
-// copyPersist / copyNoDrain / copyPlain (source): the JS fast path. The offset comes from
-// the shared args and the store mode from the function, so only the source is unpacked.
+// --- the environment's hot functions (hot.h) ----------------------------------------------
+
+// The open mapping args[0] names; null (and an exception pending) otherwise.
+static MappingState *hot_state(napi_env env, napi_callback_info info, size_t &argc, napi_value *argv, HotTable *&t) {
+  void *data;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  t = static_cast<HotTable *>(data);
+  uint64_t token;
+  MappingState *s = shared_size(&t->args[0], token) ? hot_lookup(t, token) : nullptr;
+  if (!s) {
+    throw_sys(env, EBADF, "", "", "the shared args name no mapping (a stale or forged token)");
+    return nullptr;
+  }
+  return open_state(env, s);
+}
+
+// [token, offset, length]: the range of a persist or flush, checked against the mapping.
+static bool hot_args_range(napi_env env, HotTable *t, MappingState *s, uint64_t &off, uint64_t &len) {
+  if (shared_size(&t->args[1], off) && shared_size(&t->args[2], len) && off <= s->map.size && len <= s->map.size - off) {
+    return true;
+  }
+  throw_bad_args(env, s, t->args[1], t->args[2]);
+  return false;
+}
+
+static napi_value hot_persist_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  HotTable *t;
+  MappingState *s = hot_state(env, info, argc, nullptr, t);
+  uint64_t off, len;
+  if (!s || !hot_args_range(env, t, s, off, len)) return nullptr;
+  do_flush(s, off, len);
+  do_drain(env, s);
+  return nullptr;
+}
+
+static napi_value hot_flush_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  HotTable *t;
+  MappingState *s = hot_state(env, info, argc, nullptr, t);
+  uint64_t off, len;
+  if (!s || !hot_args_range(env, t, s, off, len)) return nullptr;
+  do_flush(s, off, len);
+  return nullptr;
+}
+
+static napi_value hot_drain_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  HotTable *t;
+  if (MappingState *s = hot_state(env, info, argc, nullptr, t)) do_drain(env, s);
+  return nullptr;
+}
+
+// The store of a copy to args[1], once the source is known.
+static void hot_store(napi_env env, HotTable *t, MappingState *s, const void *src, size_t len, int32_t mode) {
+  uint64_t off;
+  if (!shared_size(&t->args[1], off) || off > s->map.size || len > s->map.size - off) {
+    throw_bad_args(env, s, t->args[1], static_cast<double>(len));
+    return;
+  }
+  if (len) store(env, s, off, src, 0, len, mode);
+}
+
+// copyPersist / copyNoDrain / copyPlain (source): copy() to args[1].
 template <int32_t Mode>
-static napi_value copy_args_fn(napi_env env, napi_callback_info info) {
+static napi_value hot_copy_fn(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value source;
-  void *data;
-  napi_get_cb_info(env, info, &argc, &source, nullptr, &data);
-  MappingState *s = open_state(env, data);
+  HotTable *t;
+  MappingState *s = hot_state(env, info, argc, &source, t);
   if (!s) return nullptr;
+  const void *src;
+  size_t len;
   if (argc < 1) {
     throw_type(env, "The \"source\" argument must be a Buffer, TypedArray or DataView");
     return nullptr;
   }
-  const void *src;
-  size_t len;
-  if (!get_bytes(env, source, src, len)) return nullptr;
-  double d_off = s->args[0];
-  if (!is_size(d_off) || d_off + static_cast<double>(len) > static_cast<double>(s->map.size)) {
-    throw_bad_args(env, s, d_off, static_cast<double>(len));
+  if (get_bytes(env, source, src, len)) hot_store(env, t, s, src, len, Mode);
+  return nullptr;
+}
+
+// copyFromPersist / copyFromNoDrain / copyFromPlain (buffer): copier()'s call. The view was
+// unpacked when it was bound; JS passes its ArrayBuffer with [sourceOffset, length] in
+// args[2], args[3], and native code asks V8 only for that buffer's memory and length. The
+// range is checked against the buffer, so whatever a call passes, the copy stays inside it;
+// a buffer detached or shrunk since binding is EFAULT. Shared memory comes as the view.
+template <int32_t Mode>
+static napi_value hot_copy_from_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value source;
+  HotTable *t;
+  MappingState *s = hot_state(env, info, argc, &source, t);
+  if (!s) return nullptr;
+  void *base = nullptr;
+  size_t capacity = 0;
+  if (argc >= 1 && napi_get_arraybuffer_info(env, source, &base, &capacity) == napi_ok) {
+    uint64_t from, len;
+    if (!shared_size(&t->args[2], from) || !shared_size(&t->args[3], len)) {
+      throw_range(env, "The bound source's offset and length must be non-negative safe integers");
+      return nullptr;
+    }
+    if (len == 0) return nullptr;
+    if (!base || from > capacity || len > capacity - from) {
+      throw_sys(env, EFAULT, "", "", "the bound source's ArrayBuffer was detached or shrunk since copier() bound it");
+      return nullptr;
+    }
+    hot_store(env, t, s, static_cast<const char *>(base) + from, len, Mode);
     return nullptr;
   }
-  if (len) store(env, s, static_cast<uint64_t>(d_off), src, 0, len, Mode);
+  if (argc < 1) {
+    throw_type(env, "The \"source\" argument must be an ArrayBuffer, Buffer, TypedArray or DataView");
+    return nullptr;
+  }
+  const void *src;
+  size_t len;
+  if (get_bytes(env, source, src, len)) hot_store(env, t, s, src, len, Mode);
   return nullptr;
+}
+
+void add_hot_functions(napi_env env, napi_value exports) {
+  auto *t = new HotTable();
+  addon_data(env)->hot = t;
+  napi_value hot, args;
+  void *args_data;
+  napi_create_object(env, &hot);
+  napi_create_arraybuffer(env, kHotArgs * sizeof(double), &args_data, &args);
+  t->args = static_cast<double *>(args_data);   // V8 never moves an ArrayBuffer's memory
+  napi_set_named_property(env, hot, "args", args);   // exports keep it alive
+  const struct { const char *name; napi_callback cb; } fns[] = {
+      {"persist", hot_persist_fn}, {"flush", hot_flush_fn}, {"drain", hot_drain_fn},
+      {"copyPersist", hot_copy_fn<kStorePersist>}, {"copyNoDrain", hot_copy_fn<kStoreNoDrain>},
+      {"copyPlain", hot_copy_fn<kStorePlain>}, {"copyFromPersist", hot_copy_from_fn<kStorePersist>},
+      {"copyFromNoDrain", hot_copy_from_fn<kStoreNoDrain>}, {"copyFromPlain", hot_copy_from_fn<kStorePlain>},
+  };
+  for (const auto &f : fns) {
+    napi_value fn;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, t, &fn);
+    napi_set_named_property(env, hot, f.name, fn);
+  }
+  napi_set_named_property(env, exports, "hot", hot);
 }
 
 static napi_value copy_common(napi_env env, MappingState *s, uint64_t off, const void *src, size_t len, napi_value vmode) {
@@ -554,14 +687,9 @@ static napi_value make_handle(napi_env env, const Mapping &m) {
   napi_set_element(env, windows, 0, first);
   set(env, obj, "windows", windows);
   add_function(env, obj, "window", window_fn, s);
-  napi_value args;
-  void *args_data;
-  napi_create_arraybuffer(env, 2 * sizeof(double), &args_data, &args);
-  s->args = static_cast<double *>(args_data);  // V8 never moves an ArrayBuffer's memory
-  set(env, obj, "args", args);                  // the handle keeps it alive
-  add_function(env, obj, "copyPersist", copy_args_fn<kStorePersist>, s);
-  add_function(env, obj, "copyNoDrain", copy_args_fn<kStoreNoDrain>, s);
-  add_function(env, obj, "copyPlain", copy_args_fn<kStorePlain>, s);
+  HotTable *table = hot_table(env);
+  napi_create_double(env, table ? hot_register(table, s) : -1, &v);
+  set(env, obj, "token", v);
   add_function(env, obj, "persist", persist_fn, s);
   add_function(env, obj, "flush", flush_fn, s);
   add_function(env, obj, "drain", drain_fn, s);

@@ -29,9 +29,9 @@ struct MappingState {
   // Chosen once from the mode, so the hot calls do not switch per call.
   void (*flush)(const void *, size_t) = nullptr;
   void (*fence)() = nullptr;
-  // Offset and length of the next hot call, written by JS into a Float64Array over this
-  // memory: two stores from JS are far cheaper than converting two JS numbers in native code.
-  double *args = nullptr;
+  // hot.h: this mapping's slot in its environment's registry (null once unregistered).
+  struct HotTable *hot = nullptr;
+  uint32_t hotSlot = 0;
   bool closed = false;
   napi_env env = nullptr;
   std::atomic<int> refs{0};
@@ -77,5 +77,8 @@ napi_value map_anonymous_binding(napi_env env, napi_callback_info info);
 
 // Unmaps every live mapping of env (worker exit).
 void close_all_mappings(napi_env env);
+
+// Puts `hot` on the exports: the environment's hot functions and their shared args (hot.h).
+void add_hot_functions(napi_env env, napi_value exports);
 
 }  // namespace daxfs

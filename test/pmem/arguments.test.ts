@@ -267,27 +267,67 @@ describe('the native binding checks arguments on its own', () => {
     }
   });
 
-  test('handle.persist / flush / copy* with no arguments check the shared args array natively', () => {
-    const args = new Float64Array(h.args);
-    for (const fn of [h.persist, h.flush]) {
-      for (const [off, len, mentions] of [[-1, 1, 'offset'], [0, NaN, 'length'], [0.5, 1, 'offset'], [4000, 97, ''], [2 ** 53, 0, 'offset']] as const) {
-        args[0] = off;
-        args[1] = len;
-        expectArgError(() => (fn as any)(), 'ERR_OUT_OF_RANGE', mentions || undefined);
+  test('the hot calls check the shared args natively: the token, the offsets, the source', () => {
+    const hot = native.hot;
+    const args = new Float64Array(hot.args);
+    const set = (...v: number[]) => v.forEach((x, i) => { args[i] = x; });
+    for (const fn of [hot.persist, hot.flush]) {
+      for (const [off, len, mentions] of [[-1, 1, 'offset'], [0, NaN, 'length'], [0.5, 1, 'offset'], [4000, 97, ''], [2 ** 53, 0, 'offset'], [-0, -Infinity, 'length']] as const) {
+        set(h.token, off, len);
+        expectArgError(() => fn(), 'ERR_OUT_OF_RANGE', mentions || undefined);
       }
-      args[0] = 0;
-      args[1] = 16;
-      (fn as any)();
+      set(h.token, 0, 16);
+      fn();
     }
-    for (const copy of [h.copyPersist, h.copyNoDrain, h.copyPlain]) {
-      args[0] = -5;
+    for (const copy of [hot.copyPersist, hot.copyNoDrain, hot.copyPlain]) {
+      set(h.token, -5);
       expectArgError(() => copy(Buffer.alloc(1)), 'ERR_OUT_OF_RANGE', 'offset');
-      args[0] = 4095;
+      set(h.token, 4095);
       expectArgError(() => copy(Buffer.alloc(2)), 'ERR_OUT_OF_RANGE');
       expectArgError(() => (copy as any)(), 'ERR_INVALID_ARG_TYPE');
       expectArgError(() => copy('abc' as any), 'ERR_INVALID_ARG_TYPE', 'source');
     }
-    args[0] = 0;
+    // copier()'s call: the range is checked against the buffer it is handed, whatever the
+    // offsets say; a buffer too short is EFAULT, a non-buffer a TypeError.
+    const source = new ArrayBuffer(64);
+    for (const copy of [hot.copyFromPersist, hot.copyFromNoDrain, hot.copyFromPlain]) {
+      set(h.token, 4094, 60, 2);
+      copy(source);
+      set(h.token, 4095, 60, 2);
+      expectArgError(() => copy(source), 'ERR_OUT_OF_RANGE');
+      set(h.token, 0, 60, 5);
+      expect(() => copy(source)).toThrow(expect.objectContaining({ code: 'EFAULT' }));
+      set(h.token, 0, 0.5, 1);
+      expectArgError(() => copy(source), 'ERR_OUT_OF_RANGE');
+      expectArgError(() => copy('abc' as any), 'ERR_INVALID_ARG_TYPE', 'source');
+      expectArgError(() => (copy as any)(), 'ERR_INVALID_ARG_TYPE', 'source');
+    }
+    // A token that names no live mapping: made up, of another generation, not a number.
+    for (const token of [h.token + 1e6, h.token + 2 ** 24, -1, NaN, 0.5]) {
+      set(token, 0, 1);
+      expect(() => hot.persist()).toThrow(expect.objectContaining({ code: 'EBADF' }));
+      expect(() => hot.copyPersist(Buffer.alloc(1))).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    }
+  });
+
+  test('a closed mapping\'s token is EBADF in the hot calls, and a new mapping does not answer to it', () => {
+    const hot = native.hot;
+    const args = new Float64Array(hot.args);
+    const old = native.mapAnonymous(4096);
+    const token = old.token;
+    old.close();
+    args[0] = token;
+    args[1] = 0;
+    args[2] = 1;
+    expect(() => hot.flush()).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    const fresh = native.mapAnonymous(4096);
+    try {
+      expect(fresh.token).not.toBe(token);
+      args[0] = token;
+      expect(() => hot.drain()).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    } finally {
+      fresh.close();
+    }
   });
 
   test('handle.copy: bad offset, non-view source, missing source, past the end', () => {

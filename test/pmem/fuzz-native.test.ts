@@ -41,7 +41,8 @@ test('every error thrown carries a code (API.md: errno-style or ERR_* codes)', (
 });
 
 test('every function lib/native.ts types is called, and nothing the addon exports is untyped', () => {
-  const typed = [...typedFunctions('NativeAddon'), ...typedFunctions('NativeMapping').map((n) => `mapping.${n}`)].sort();
+  const typed = [...typedFunctions('NativeAddon'), ...typedFunctions('NativeMapping').map((n) => `mapping.${n}`),
+    ...typedFunctions('NativeHot').map((n) => `hot.${n}`)].sort();
   expect(typed.length).toBeGreaterThan(20);
   expect(summary.called).toEqual(typed);
 });
