@@ -2,7 +2,7 @@
 import * as nodePath from 'node:path';
 import { DaxError, argError } from '../errors';
 import { native, NativeMapping } from '../native';
-import { checkBoolean, checkOneOf, checkOptions, checkSize, checkString } from '../validate';
+import { checkBoolean, checkBytes, checkOneOf, checkOptions, checkSize, checkString } from '../validate';
 
 export type MappingKind = 'devdax' | 'fsdax' | 'file' | 'anonymous';
 export type Granularity = 'byte' | 'cache-line' | 'page' | 'none';
@@ -46,6 +46,13 @@ export interface PmemMapping {
   /** Wait for earlier flushes and non-temporal stores. */
   drain(): void;
   copy(offset: number, source: ArrayBufferView, options?: StoreOptions): void;
+  /**
+   * copy() with `source` bound once: the returned function copies the source's bytes as
+   * they are at each call to `offset`, with `options` as copy() takes them. For records
+   * staged in one buffer and written again and again: a call skips unpacking the view.
+   * EFAULT when the source's buffer has been detached or shrunk below the view since.
+   */
+  copier(source: ArrayBufferView, options?: StoreOptions): (offset: number) => void;
   fill(offset: number, value: number, length: number, options?: StoreOptions): void;
   /** Idempotent; detaches every view (length 0) before the memory is unmapped. */
   close(): void;
@@ -91,6 +98,24 @@ export function isUnpinnableView(buffer: unknown): boolean {
   return native.viewUnpinnable(buffer);
 }
 
+/**
+ * copier() for a mapping that wraps another (the crash simulator, test wrappers): each call
+ * is the wrapper's own copy() of the bound bytes, so it sees every store. Same rules as the
+ * native one: a fixed-length view of the source's bytes, EFAULT once it has lost them.
+ */
+export function copierOf(copy: PmemMapping['copy'], source: ArrayBufferView, options?: StoreOptions): (offset: number) => void {
+  checkBytes(source, 'source');
+  storeMode(options);
+  const length = source.byteLength;
+  const bytes = new Uint8Array(source.buffer, source.byteOffset, length);
+  return (offset: number): void => {
+    if (bytes.byteLength !== length) {
+      throw new DaxError('EFAULT', "the bound source's ArrayBuffer was detached or shrunk since copier() bound it", { errno: -14 });
+    }
+    copy(offset, bytes, options);
+  };
+}
+
 /** Detaches a page view (length 0 from then on); false when `buffer` is not one. */
 export function revokePageView(buffer: ArrayBuffer): boolean {
   return native.revokeView(buffer);
@@ -101,28 +126,32 @@ export function zeroPageView(unpinnable = false): ArrayBuffer {
   return native.zeroPageView(unpinnable);
 }
 
+// The environment's hot functions and their shared args: module constants, so each call
+// site below sees one native target whatever the mapping (native/binding/hot.h).
+const hot = native.hot;
+const H = new Float64Array(hot.args);   // [token, offset, length, sourceOffset]
+const { persist: hotPersist, flush: hotFlush, drain: hotDrain, copyPersist, copyNoDrain, copyPlain } = hot;
+const COPY_FROM = [hot.copyFromPlain, hot.copyFromPersist, hot.copyFromNoDrain];   // by store mode
+
 class NativePmemMapping implements PmemMapping {
   readonly size: number;
   readonly kind: MappingKind;
   readonly isPmem: boolean;
   readonly granularity: Granularity;
-  // The hot calls are closures (so `const { persist } = mapping` works) that store offset
-  // and length into a Float64Array shared with native code and call a native function with
-  // no arguments: cheaper than converting JS numbers in native code. Native code checks the
-  // values (integers, range) and the closed state; the closures check the types.
+  // The hot calls are closures (so `const { persist } = mapping` works) that store the
+  // mapping's token, offset and length into the shared args and call a native function
+  // with no arguments: cheaper than converting JS numbers in native code. Native code
+  // checks the values (token, integers, range) and the closed state; the closures check
+  // the types.
   readonly persist: (offset: number, length: number) => void;
   readonly flush: (offset: number, length: number) => void;
   readonly drain: () => void;
   readonly #handle: NativeMapping;
-  // The handle's functions, read once: the handle has too many properties for V8 to keep
-  // it in fast mode, so each h.copyPersist would be a dictionary lookup (~150 ns a call
-  // here). Native functions take their mapping from their own data, not from `this`.
-  readonly #copyPersist: NativeMapping['copyPersist'];
-  readonly #copyNoDrain: NativeMapping['copyNoDrain'];
-  readonly #copyPlain: NativeMapping['copyPlain'];
+  readonly #token: number;
+  // Read once: the handle has too many properties for V8 to keep it in fast mode, so each
+  // handle.fill would be a dictionary lookup.
   readonly #fill: NativeMapping['fill'];
   readonly #window: NativeMapping['window'];
-  readonly #args: Float64Array;
   readonly windowSize: number;
   readonly #windows: ArrayBuffer[];
   #closed = false;
@@ -135,26 +164,27 @@ class NativePmemMapping implements PmemMapping {
     this.kind = handle.kind;
     this.isPmem = handle.isPmem;
     this.granularity = handle.granularity;
-    const args = new Float64Array(handle.args);
-    const persist = handle.persist;
-    const flush = handle.flush;
+    this.#token = handle.token;
+    // The closures read the token through `this`, so holding one of them keeps the mapping
+    // (and its handle) alive, as holding a view does.
     this.persist = (offset: number, length: number): void => {
       if (typeof offset !== 'number' || typeof length !== 'number') throwNotNumbers(offset, length);
-      args[0] = offset;
-      args[1] = length;
-      persist();
+      H[0] = this.#token;
+      H[1] = offset;
+      H[2] = length;
+      hotPersist();
     };
     this.flush = (offset: number, length: number): void => {
       if (typeof offset !== 'number' || typeof length !== 'number') throwNotNumbers(offset, length);
-      args[0] = offset;
-      args[1] = length;
-      flush();
+      H[0] = this.#token;
+      H[1] = offset;
+      H[2] = length;
+      hotFlush();
     };
-    this.drain = handle.drain;
-    this.#args = args;
-    this.#copyPersist = handle.copyPersist;
-    this.#copyNoDrain = handle.copyNoDrain;
-    this.#copyPlain = handle.copyPlain;
+    this.drain = (): void => {
+      H[0] = this.#token;
+      hotDrain();
+    };
     this.#fill = handle.fill;
     this.#window = handle.window;
     pageViews.set(this, handle.pageView);
@@ -185,12 +215,33 @@ class NativePmemMapping implements PmemMapping {
 
   copy(offset: number, source: ArrayBufferView, options?: StoreOptions): void {
     if (typeof offset !== 'number') checkSize(offset, 'offset');
-    this.#args[0] = offset;
-    if (options === undefined) return this.#copyPersist(source);
+    H[0] = this.#token;
+    H[1] = offset;
+    if (options === undefined) return copyPersist(source);
     const mode = storeMode(options);
-    if (mode === 1) this.#copyPersist(source);
-    else if (mode === 2) this.#copyNoDrain(source);
-    else this.#copyPlain(source);
+    if (mode === 1) copyPersist(source);
+    else if (mode === 2) copyNoDrain(source);
+    else copyPlain(source);
+  }
+
+  copier(source: ArrayBufferView, options?: StoreOptions): (offset: number) => void {
+    checkBytes(source, 'source');
+    const copyFrom = COPY_FROM[storeMode(options)];
+    if (this.closed) throw new DaxError('EBADF', 'the mapping is closed', { errno: -9 });
+    // The view's place in its buffer, read once (the buffer getter alone costs more than a
+    // call); shared memory goes as the view, which native code unpacks per call.
+    const shared = !(source.buffer instanceof ArrayBuffer);
+    const buffer = shared ? source : source.buffer;
+    const from = source.byteOffset;
+    const length = source.byteLength;
+    return (offset: number): void => {
+      if (typeof offset !== 'number') checkSize(offset, 'offset');
+      H[0] = this.#token;   // through `this`: a copier held alone keeps the mapping alive
+      H[1] = offset;
+      H[2] = from;
+      H[3] = length;
+      copyFrom(buffer);
+    };
   }
 
   fill(offset: number, value: number, length: number, options?: StoreOptions): void {

@@ -8,6 +8,7 @@
 import { DaxError, argError } from '../errors';
 import { platform } from '../platform';
 import { mapAnonymous, PmemMapping, StoreOptions } from '../pmem';
+import { copierOf } from '../pmem/mapping';
 import { checkInteger, checkOneOf, checkOptions } from '../validate';
 import { seededRandom } from './prng';
 
@@ -135,7 +136,7 @@ export function crashable(mapping: PmemMapping, options?: CrashableOptions): Cra
     return image;
   };
 
-  return {
+  const wrapped: CrashableMapping = {
     get size() { return size; },
     get kind() { return inner.kind; },
     get isPmem() { return inner.isPmem; },
@@ -156,9 +157,12 @@ export function crashable(mapping: PmemMapping, options?: CrashableOptions): Cra
       inner.fill(offset, value, length, opts);
       afterStore(offset, length, opts);
     },
+    // Each call is this wrapper's copy(), so the shadow sees the store.
+    copier: (source: ArrayBufferView, opts?: StoreOptions) => copierOf(wrapped.copy, source, opts),
     close: () => { shadow.close(); inner.close(); },
     crash,
   };
+  return wrapped;
 }
 
 /**

@@ -1,6 +1,7 @@
 // A PmemMapping that calls hooks at its persistence points and delegates to a real one:
 // for tests that count fences or take an image of the memory at every store.
 import { PmemMapping, StoreOptions } from '../../lib/pmem';
+import { copierOf } from '../../lib/pmem/mapping';
 
 export interface MappingHooks {
   /** After copy/fill (what: 'copy', 'copy nodrain', 'fill', 'fill nodrain'), flush and persist. */
@@ -14,7 +15,7 @@ const kind = (name: string, opt?: StoreOptions) => (opt?.drain === false ? `${na
 const fences = (opt?: StoreOptions) => opt?.persist !== false && opt?.drain !== false;
 
 export function wrapMapping(inner: PmemMapping, hooks: MappingHooks): PmemMapping {
-  return {
+  const wrapped: PmemMapping = {
     get size() { return inner.size; },
     get kind() { return inner.kind; },
     get isPmem() { return inner.isPmem; },
@@ -35,8 +36,10 @@ export function wrapMapping(inner: PmemMapping, hooks: MappingHooks): PmemMappin
       hooks.store?.(kind('fill', opt));
       if (fences(opt)) hooks.fence?.('fill fence');
     },
+    copier: (s: ArrayBufferView, opt?: StoreOptions) => copierOf(wrapped.copy, s, opt),
     close: () => inner.close(),
   };
+  return wrapped;
 }
 
 /** Records each persistence point's name in `events`. */

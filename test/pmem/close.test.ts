@@ -237,12 +237,16 @@ describe('garbage collection (child processes with --expose-gc)', () => {
         (async () => {
           let m = daxfs.mapFile(process.env.F, { create: true, size: 1 << 20 });
           const { persist, flush, drain } = m;  // the hot-path functions, kept on their own
+          // A copier whose source only the copier itself still reaches.
+          const record = ((b) => m.copier(b))(Buffer.alloc(64, 0x5a));
           m = null;
           await settle(10);
           const res = { mapped: mapped(process.env.F) };
-          for (const [name, fn] of [['persist', () => persist(0, 64)], ['flush', () => flush(0, 64)], ['drain', () => drain()]]) {
+          for (const [name, fn] of [['persist', () => persist(0, 64)], ['flush', () => flush(0, 64)], ['drain', () => drain()],
+                                    ['copier', () => record(128)]]) {
             try { fn(); res[name] = 'ok'; } catch (e) { res[name] = e.code; }
           }
+          res.copied = fs.readFileSync(process.env.F).subarray(128, 192).every((b) => b === 0x5a);
           out(res);
         })();
       `, { F: path.join(d, 'bound') }, { nodeArgs: ['--expose-gc'] }),
@@ -262,11 +266,11 @@ describe('garbage collection (child processes with --expose-gc)', () => {
     expect(fs.readFileSync(file2).subarray(0, 4096).every((b) => b === 0x44)).toBe(true);
   });
 
-  test('persist, flush and drain taken off a mapping keep it mapped and working after the mapping object is collected', () => {
+  test('persist, flush, drain and a copier taken off a mapping keep it mapped and working after the mapping object is collected', () => {
     // mapping.h: "memory is unmapped only after close() or when nothing can reach it any more";
     // a bound persist() still reaches it, so the mapping must not be unmapped under it.
     expect(describeChild(bound)).toMatch(/^status 0, signal null/);
-    expect(lastJson(bound)).toEqual({ mapped: true, persist: 'ok', flush: 'ok', drain: 'ok' });
+    expect(lastJson(bound)).toEqual({ mapped: true, persist: 'ok', flush: 'ok', drain: 'ok', copier: 'ok', copied: true });
   });
 
   test('hundreds of mappings, some closed and some dropped, are all released by gc (no growth in /proc/self/maps)', () => {
