@@ -155,6 +155,7 @@ export function latencyPlot(results: BenchResults): Plot {
   const ours = results.raw.ours;
   const candidates: [string, number | null][] = [
     ['daxfs PmemMapping.copy', wallMedian(ours, 'copy', 4096)],
+    ['daxfs PmemMapping.copier', wallMedian(ours, 'copier', 4096)],
     ['libpmem pmem_memcpy_persist', wallMedian(results.raw.peer ?? [], 'pmem_memcpy_persist', 4096)],
     ['daxfs FileHandle.write (DAX fs)', wallMedian(ours, 'fs write (dax) vs fdatasync', 4096)],
     ['node:fs writeSync + fdatasync', wallMedian(ours, 'record write+fdatasync', 4096)],
