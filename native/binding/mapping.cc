@@ -391,24 +391,16 @@ static bool hot_args_range(napi_env env, HotTable *t, MappingState *s, uint64_t 
   return false;
 }
 
-static napi_value hot_persist_fn(napi_env env, napi_callback_info info) {
+// persist (Drain) and flush of [token, offset, length].
+template <bool Drain>
+static napi_value hot_range_fn(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   HotTable *t;
   MappingState *s = hot_state(env, info, argc, nullptr, t);
   uint64_t off, len;
   if (!s || !hot_args_range(env, t, s, off, len)) return nullptr;
   do_flush(s, off, len);
-  do_drain(env, s);
-  return nullptr;
-}
-
-static napi_value hot_flush_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  HotTable *t;
-  MappingState *s = hot_state(env, info, argc, nullptr, t);
-  uint64_t off, len;
-  if (!s || !hot_args_range(env, t, s, off, len)) return nullptr;
-  do_flush(s, off, len);
+  if (Drain) do_drain(env, s);
   return nullptr;
 }
 
@@ -429,21 +421,24 @@ static void hot_store(napi_env env, HotTable *t, MappingState *s, const void *sr
   if (len) store(env, s, off, src, 0, len, mode);
 }
 
+// The source as a view, unpacked here: copy()'s path, and copier()'s for shared memory.
+static void hot_copy_view(napi_env env, HotTable *t, MappingState *s, size_t argc, napi_value source, int32_t mode) {
+  const void *src;
+  size_t len;
+  if (argc < 1) {
+    throw_type(env, "The \"source\" argument must be a Buffer, TypedArray or DataView");
+    return;
+  }
+  if (get_bytes(env, source, src, len)) hot_store(env, t, s, src, len, mode);
+}
+
 // copyPersist / copyNoDrain / copyPlain (source): copy() to args[1].
 template <int32_t Mode>
 static napi_value hot_copy_fn(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value source;
   HotTable *t;
-  MappingState *s = hot_state(env, info, argc, &source, t);
-  if (!s) return nullptr;
-  const void *src;
-  size_t len;
-  if (argc < 1) {
-    throw_type(env, "The \"source\" argument must be a Buffer, TypedArray or DataView");
-    return nullptr;
-  }
-  if (get_bytes(env, source, src, len)) hot_store(env, t, s, src, len, Mode);
+  if (MappingState *s = hot_state(env, info, argc, &source, t)) hot_copy_view(env, t, s, argc, source, Mode);
   return nullptr;
 }
 
@@ -475,13 +470,7 @@ static napi_value hot_copy_from_fn(napi_env env, napi_callback_info info) {
     hot_store(env, t, s, static_cast<const char *>(base) + from, len, Mode);
     return nullptr;
   }
-  if (argc < 1) {
-    throw_type(env, "The \"source\" argument must be an ArrayBuffer, Buffer, TypedArray or DataView");
-    return nullptr;
-  }
-  const void *src;
-  size_t len;
-  if (get_bytes(env, source, src, len)) hot_store(env, t, s, src, len, Mode);
+  hot_copy_view(env, t, s, argc, source, Mode);
   return nullptr;
 }
 
@@ -495,7 +484,7 @@ void add_hot_functions(napi_env env, napi_value exports) {
   t->args = static_cast<double *>(args_data);   // V8 never moves an ArrayBuffer's memory
   napi_set_named_property(env, hot, "args", args);   // exports keep it alive
   const struct { const char *name; napi_callback cb; } fns[] = {
-      {"persist", hot_persist_fn}, {"flush", hot_flush_fn}, {"drain", hot_drain_fn},
+      {"persist", hot_range_fn<true>}, {"flush", hot_range_fn<false>}, {"drain", hot_drain_fn},
       {"copyPersist", hot_copy_fn<kStorePersist>}, {"copyNoDrain", hot_copy_fn<kStoreNoDrain>},
       {"copyPlain", hot_copy_fn<kStorePlain>}, {"copyFromPersist", hot_copy_from_fn<kStorePersist>},
       {"copyFromNoDrain", hot_copy_from_fn<kStoreNoDrain>}, {"copyFromPlain", hot_copy_from_fn<kStorePlain>},
