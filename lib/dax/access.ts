@@ -1,6 +1,7 @@
 // Walking a run of device blocks through directAccess, which may return less than asked
 // (a window edge), so callers loop on short lengths.
 import { BlockDevice, SECTOR_SIZE } from '../block';
+import { BlockMapping } from './getblock';
 
 export const PAGE_SIZE = 4096;   // DAX block size: one page (mount checks the kernel's page size)
 const SECTORS_PER_PAGE = PAGE_SIZE / SECTOR_SIZE;
@@ -33,15 +34,17 @@ export function nextPiece(device: BlockDevice, deviceBlock: number, within: numb
 }
 
 /**
- * The device offset of `length` bytes from `within` bytes into device block `deviceBlock`
- * when one directAccess answer covers them all; -1 when it does not (a window edge) or
- * refuses (a bad block), so the caller walks piece by piece and reports what moved.
+ * Where `length` bytes from `within` bytes into the run `m` that getBlock answered lie on the
+ * device, when they are one plain copy: the run is written (not a hole, not new, not
+ * unwritten), covers them all, and one directAccess answer maps them contiguously. -1
+ * otherwise (something to zero or convert, a window edge, a bad block): the caller walks
+ * piece by piece and reports what moved.
  */
-export function onePiece(device: BlockDevice, deviceBlock: number, within: number, length: number): number {
-  if (within + length > MAX_ASK) return -1;
+export function contiguousRun(device: BlockDevice, m: BlockMapping, within: number, length: number): number {
+  if (!m.mapped || m.new || m.unwritten || m.count * PAGE_SIZE - within < length || within + length > MAX_ASK) return -1;
   let da;
   try {
-    da = device.directAccess(deviceBlock * SECTORS_PER_PAGE, within + length);
+    da = device.directAccess(m.block * SECTORS_PER_PAGE, within + length);
   } catch {
     return -1;
   }

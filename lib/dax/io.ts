@@ -2,7 +2,7 @@
 import { DaxOperations } from '../block';
 import { DaxError, argError } from '../errors';
 import { checkBytes, checkOneOf, checkSize } from '../validate';
-import { PAGE_SIZE, Piece, nextPiece, onePiece } from './access';
+import { PAGE_SIZE, Piece, contiguousRun, nextPiece } from './access';
 import { BlockMapping, ConvertUnwritten, DaxInode, GetBlock } from './getblock';
 
 function zeroRange(inode: DaxInode, ops: DaxOperations, deviceBlock: number, within: number, length: number, piece: Piece): void {
@@ -42,12 +42,10 @@ function daxRead(inode: DaxInode, position: number, buffer: Uint8Array, getBlock
     const within = pos - block * PAGE_SIZE;
     const length = end - pos;
     first = getBlock(inode, block, Math.ceil((within + length) / PAGE_SIZE), false);
-    if (first.mapped && !first.unwritten && first.count * PAGE_SIZE - within >= length) {
-      const at = onePiece(inode.device, first.block, within, length);
-      if (at >= 0) {
-        ops.copyOut(at, buffer, 0, length);
-        return length;
-      }
+    const at = contiguousRun(inode.device, first, within, length);
+    if (at >= 0) {
+      ops.copyOut(at, buffer, 0, length);
+      return length;
     }
   }
   try {
@@ -165,12 +163,10 @@ function daxWrite(inode: DaxInode, position: number, buffer: Uint8Array, getBloc
   // The common case (an overwrite inside one run of written blocks that the device maps
   // contiguously) is one durable store: nothing to zero, convert or split. Anything else,
   // or a device that refuses, takes the walk, which handles every case and failure.
-  if (first.mapped && !first.new && !first.unwritten && first.count * PAGE_SIZE - within >= length) {
-    const piece = onePiece(inode.device, first.block, within, length);
-    if (piece >= 0) {
-      ops.copyIn(piece, buffer, true);
-      return length;
-    }
+  const at = contiguousRun(inode.device, first, within, length);
+  if (at >= 0) {
+    ops.copyIn(at, buffer, true);
+    return length;
   }
   return finishWrite(inode, ops, walkWrite(inode, ops, position, buffer, getBlock, undefined, first), convert);
 }

@@ -159,7 +159,7 @@ static inline bool shared_size(const double *slot, uint64_t &out) {
 
 // persist(offset, length) / flush(offset, length) on the handle itself (the wrapper calls
 // the environment's hot functions instead, see hot.h).
-static inline bool hot_range(napi_env env, napi_callback_info info, MappingState *&s, uint64_t &off, uint64_t &len) {
+static inline bool handle_range(napi_env env, napi_callback_info info, MappingState *&s, uint64_t &off, uint64_t &len) {
   size_t argc = 2;
   napi_value argv[2];
   void *data;
@@ -224,7 +224,7 @@ static inline bool do_drain(napi_env env, MappingState *s) {
 static napi_value persist_fn(napi_env env, napi_callback_info info) {
   MappingState *s;
   uint64_t off, len;
-  if (!hot_range(env, info, s, off, len)) return nullptr;
+  if (!handle_range(env, info, s, off, len)) return nullptr;
   do_flush(s, off, len);
   do_drain(env, s);
   return nullptr;
@@ -234,7 +234,7 @@ static napi_value persist_fn(napi_env env, napi_callback_info info) {
 static napi_value flush_fn(napi_env env, napi_callback_info info) {
   MappingState *s;
   uint64_t off, len;
-  if (!hot_range(env, info, s, off, len)) return nullptr;
+  if (!handle_range(env, info, s, off, len)) return nullptr;
   do_flush(s, off, len);
   return nullptr;
 }
